@@ -1,0 +1,189 @@
+"""The ``bestbefore`` command line: a thin layer that builds Settings/Services and prints results."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from bestbefore import render
+from bestbefore.services import Services
+from rag.answer import AskContext, answer_question, utcnow
+from rag.config import SourceConfig, load_settings
+from rag.errors import BestBeforeError
+from rag.indexing import refresh_source
+from rag.refresh import RefreshResult
+from rag.staleness import stale_sources
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="Answers from your docs, and says when they are stale."
+)
+console = Console()
+err = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", envvar="BESTBEFORE_CONFIG", help="Path to bestbefore.toml")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document")]
+
+
+@app.callback()
+def main(ctx: typer.Context, config: ConfigOption = None) -> None:
+    ctx.obj = {"config": config}
+
+
+def services_of(ctx: typer.Context) -> Services:
+    if "services" not in ctx.obj:
+        try:
+            ctx.obj["services"] = Services(load_settings(ctx.obj["config"]))
+        except BestBeforeError as exc:
+            err.print(f"[red]Error:[/red] {exc}")
+            raise typer.Exit(2) from exc
+        ctx.call_on_close(ctx.obj["services"].close)
+    services: Services = ctx.obj["services"]
+    return services
+
+
+def emit_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def fail(exc: Exception) -> typer.Exit:
+    err.print(f"[red]Error:[/red] {exc}")
+    return typer.Exit(1)
+
+
+def run_refresh(ctx: typer.Context, source: str | None, *, full: bool, as_json: bool) -> RefreshResult:
+    services = services_of(ctx)
+    target = _sources_for(services, source)
+    if full:
+        services.store.reset(services.embedder.id, services.embedder.dimension)
+    total = RefreshResult(source=",".join(s.name for s in target))
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, disable=as_json, transient=False,
+    ) as bar:  # fmt: skip
+        for src in target:
+            task = bar.add_task(f"Indexing {src.name}", total=None)
+
+            def step(done: int, count: int, task: TaskID = task) -> None:
+                bar.update(task, completed=done, total=count)
+
+            result = refresh_source(
+                src,
+                store=services.store,
+                embedder=services.embedder,
+                chunking=services.chunking,
+                now=utcnow(),
+                progress=step,
+            )
+            total.merge(result)
+    return total
+
+
+def _sources_for(services: Services, source: str | None) -> list[SourceConfig]:
+    app_config = services.settings.app
+    if source is None:
+        if not app_config.sources:
+            raise fail(
+                BestBeforeError("No sources configured: add a [[sources]] table to bestbefore.toml or pass --config")
+            )
+        return list(app_config.sources)
+    try:
+        return [app_config.source(source)]
+    except BestBeforeError as exc:
+        raise fail(exc) from exc
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    source: Annotated[str | None, typer.Option("--source", "-s", help="Only this source")] = None,
+    full: Annotated[bool, typer.Option("--full", help="Drop the index and rebuild it from scratch")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Index the configured sources (incrementally; --full rebuilds)."""
+    _refresh_command(ctx, source, full=full, as_json=as_json)
+
+
+@app.command()
+def refresh(
+    ctx: typer.Context,
+    source: Annotated[str | None, typer.Option("--source", "-s", help="Only this source")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Re-index what changed: unchanged docs cost one hash, only changed chunks are embedded."""
+    _refresh_command(ctx, source, full=False, as_json=as_json)
+
+
+def _refresh_command(ctx: typer.Context, source: str | None, *, full: bool, as_json: bool) -> None:
+    try:
+        result = run_refresh(ctx, source, full=full, as_json=as_json)
+    except BestBeforeError as exc:
+        raise fail(exc) from exc
+    if as_json:
+        emit_json(result.to_json())
+    else:
+        console.print(render.refresh_table(result))
+        console.print(result.summary())
+
+
+@app.command()
+def ask(
+    ctx: typer.Context,
+    question: Annotated[str, typer.Argument(help="The question")],
+    source: Annotated[list[str] | None, typer.Option("--source", "-s", help="Search only these sources")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Answer a question from the indexed docs, with sources, their ages and a staleness warning."""
+    services = services_of(ctx)
+    try:
+        answer = answer_question(
+            question, services.pipeline, context=AskContext(surface="cli", sources=tuple(source) if source else None)
+        )
+    except BestBeforeError as exc:
+        raise fail(exc) from exc
+    if as_json:
+        emit_json(render.answer_json(answer))
+    else:
+        render.print_answer(console, answer)
+
+
+@app.command()
+def sources(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Every indexed document with its date, hash, chunk count and staleness."""
+    services = services_of(ctx)
+    rows = render.source_rows(services.store.stored_docs(), services.policy, utcnow())
+    if as_json:
+        emit_json(rows)
+    else:
+        console.print(render.sources_table(rows))
+
+
+@app.command()
+def stale(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Documents past their staleness threshold, oldest first."""
+    services = services_of(ctx)
+    docs = [d.meta for d in services.store.stored_docs().values()]
+    found = stale_sources(services.policy, docs, utcnow())
+    if as_json:
+        emit_json([render.stale_json(s) for s in found])
+    else:
+        console.print(render.stale_table(found))
+
+
+@app.command()
+def reset(ctx: typer.Context, yes: Annotated[bool, typer.Option("--yes")] = False) -> None:
+    """Delete the local data directory (index, ledger)."""
+    services = services_of(ctx)
+    home = services.settings.bestbefore_home
+    if not yes:
+        typer.confirm(f"Delete {home}?", abort=True)
+    services.close()
+    shutil.rmtree(home, ignore_errors=True)
+    console.print(f"Removed {home}")

@@ -1,0 +1,145 @@
+"""How the CLI shows things: rich tables for people, plain dicts for ``--json``."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from rag.durations import human_age, human_span
+from rag.models import Answer, SourceRef, StoredDoc
+from rag.refresh import RefreshResult
+from rag.staleness import StalenessPolicy, StaleSource
+
+
+def source_json(ref: SourceRef) -> dict[str, Any]:
+    return {
+        "doc_id": ref.doc_id,
+        "title": ref.title,
+        "url": ref.url,
+        "updated_at": ref.updated_at.isoformat(),
+        "age_days": ref.age_days,
+        "stale": ref.stale,
+        "threshold_days": ref.threshold_days,
+        "cited": ref.cited,
+    }
+
+
+def answer_json(answer: Answer) -> dict[str, Any]:
+    return {
+        "answer": answer.text,
+        "refused": answer.refused,
+        "stale_warning": answer.stale_warning,
+        "sources": [source_json(s) for s in answer.sources],
+        "timings_ms": answer.timings_ms,
+        "trace_id": answer.trace_id,
+        "cache": answer.cache,
+        "error": answer.error,
+    }
+
+
+def print_answer(console: Console, answer: Answer) -> None:
+    console.print(answer.text, style="bold yellow" if answer.refused else None)
+    if answer.sources:
+        label = "Closest sources" if answer.refused else "Sources"
+        table = Table(title=label, title_justify="left", show_edge=False)
+        table.add_column("#", justify="right")
+        table.add_column("Document")
+        table.add_column("Updated")
+        table.add_column("Limit")
+        for number, ref in enumerate(answer.sources, start=1):
+            age = human_age(timedelta(days=ref.age_days))
+            style = "red" if ref.stale and ref.cited else None
+            table.add_row(
+                str(number) if ref.cited else "·",
+                ref.title + (f"\n[dim]{ref.url}[/dim]" if ref.url else ""),
+                f"{ref.updated_at:%Y-%m-%d} ({age})",
+                human_span(timedelta(days=ref.threshold_days)),
+                style=style,
+            )
+        console.print(table)
+    if answer.stale_warning:
+        console.print(f"[bold red]⚠ {answer.stale_warning}[/bold red]")
+    console.print(f"[dim]trace {answer.trace_id} · {answer.timings_ms.get('total', 0):.0f} ms[/dim]")
+
+
+def source_rows(stored: dict[str, StoredDoc], policy: StalenessPolicy, now: datetime) -> list[dict[str, Any]]:
+    rows = []
+    for doc in sorted(stored.values(), key=lambda d: d.meta.doc_id):
+        meta = doc.meta
+        threshold = policy.threshold_for(meta.source, meta.path)
+        rows.append(
+            {
+                "doc_id": meta.doc_id,
+                "source": meta.source,
+                "title": meta.title,
+                "updated_at": meta.updated_at.isoformat(),
+                "date_origin": meta.date_origin.value,
+                "source_hash": meta.source_hash,
+                "chunks": len(doc.chunk_hashes),
+                "stale": now - meta.updated_at > threshold,
+                "threshold_days": threshold.days,
+            }
+        )
+    return rows
+
+
+def sources_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title=f"{len(rows)} indexed documents", title_justify="left")
+    for column in ("Document", "Title", "Updated", "From", "Chunks", "Stale"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["doc_id"], row["title"], row["updated_at"][:10], row["date_origin"], str(row["chunks"]),
+            "[red]yes[/red]" if row["stale"] else "no",
+        )  # fmt: skip
+    return table
+
+
+def stale_json(item: StaleSource) -> dict[str, Any]:
+    return {
+        "doc_id": item.meta.doc_id,
+        "title": item.meta.title,
+        "source": item.meta.source,
+        "owner": item.meta.owner,
+        "url": item.meta.url,
+        "updated_at": item.meta.updated_at.isoformat(),
+        "age_days": item.age.days,
+        "threshold_days": item.threshold.days,
+    }
+
+
+def stale_table(found: list[StaleSource]) -> Table:
+    table = Table(title=f"{len(found)} documents past their threshold (oldest first)", title_justify="left")
+    for column in ("Document", "Title", "Owner", "Last updated", "Age", "Limit"):
+        table.add_column(column)
+    for item in found:
+        table.add_row(
+            item.meta.doc_id, item.meta.title, item.meta.owner or "", f"{item.meta.updated_at:%Y-%m-%d}",
+            human_span(item.age), human_span(item.threshold),
+        )  # fmt: skip
+    return table
+
+
+def refresh_table(result: RefreshResult) -> Table:
+    table = Table(title=f"Refresh of {result.source or 'all sources'}", title_justify="left")
+    table.add_column("")
+    table.add_column("count", justify="right")
+    for label, value in (
+        ("docs new", result.docs_new),
+        ("docs changed", result.docs_changed),
+        ("docs unchanged", result.docs_unchanged),
+        ("docs metadata updated", result.docs_relabelled),
+        ("docs removed", result.docs_removed),
+        ("files skipped", result.docs_skipped),
+        ("chunks embedded", result.chunks_embedded),
+        ("chunks reused", result.chunks_reused),
+        ("chunks deleted", result.chunks_deleted),
+        ("seconds", f"{result.seconds:.2f}"),
+    ):
+        table.add_row(label, str(value))
+    for skipped in result.skipped:
+        table.add_row(f"[yellow]skipped {skipped.path}[/yellow]", skipped.reason)
+    return table

@@ -1,0 +1,172 @@
+"""``answer_question``: retrieve, (rerank), pick evidence, generate or refuse, and attach sources with ages.
+
+The pipeline never raises for a provider outage: the answer says what happened and still lists the closest
+sources. Recorders (the ledger, Langfuse) see every answer; a failing recorder never fails an answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from rag.embedding import Embedder
+from rag.errors import ProviderError
+from rag.extractive import terms
+from rag.generation import Generation, Generator, Reranker
+from rag.models import Answer, DocMeta, ProviderCall, SearchFilter, SearchHit, SourceRef, Turn
+from rag.staleness import StalenessPolicy, staleness_warning
+from rag.store import VectorStore
+
+log = logging.getLogger(__name__)
+
+REFUSAL = "I couldn't find this in the docs."
+UNAVAILABLE = "The language model is unavailable right now — here are the most relevant sources."
+MAX_SOURCES = 5
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class AskContext:
+    """Who asks, where, and what came before (a Slack thread's earlier turns)."""
+
+    surface: str = "cli"  # "cli" | "slack"
+    user: str | None = None
+    channel: str | None = None
+    thread: str | None = None
+    history: tuple[Turn, ...] = ()
+    sources: tuple[str, ...] | None = None  # restrict retrieval (per-channel setting)
+    policy: StalenessPolicy | None = None  # per-channel thresholds on top of the global policy
+
+
+class AnswerRecorder(Protocol):
+    """Sees every answer (the query ledger, Langfuse)."""
+
+    def record_answer(self, answer: Answer, context: AskContext) -> None: ...
+
+
+@dataclass
+class RagPipeline:
+    store: VectorStore
+    embedder: Embedder
+    generator: Generator
+    policy: StalenessPolicy = field(default_factory=StalenessPolicy)
+    reranker: Reranker | None = None
+    recorders: list[AnswerRecorder] = field(default_factory=list)
+    alpha: float = 0.5
+    candidates: int = 40
+    evidence: int = 6
+    min_relevance: float = 0.3
+    clock: Callable[[], datetime] = utcnow
+
+
+def retrieval_query(question: str, history: Sequence[Turn]) -> str:
+    """A follow-up ("and for contractors?") is searched together with the thread's earlier questions."""
+    earlier = [turn.text for turn in history if turn.role == "user"][-2:]
+    return " ".join([*earlier, question]) if earlier else question
+
+
+def evidence_strength(question: str, hit: SearchHit) -> float:
+    """How well the best hit supports the question: its cosine and the share of question terms it contains."""
+    wanted = set(terms(question))
+    found = set(terms(hit.chunk.text + " " + hit.doc.title))
+    coverage = len(wanted & found) / len(wanted) if wanted else 0.0
+    cosine = hit.vector_score if hit.vector_score is not None else 0.0
+    if hit.rerank_score is not None:
+        return hit.rerank_score
+    return 0.5 * max(cosine, 0.0) + 0.5 * coverage
+
+
+def answer_question(question: str, pipeline: RagPipeline, *, context: AskContext | None = None) -> Answer:
+    context = context or AskContext()
+    started = time.perf_counter()
+    answer_id = uuid.uuid4().hex
+    now = pipeline.clock()
+    timings: dict[str, float] = {}
+    calls: list[ProviderCall] = []
+    cache = {"hits": 0, "misses": 0}
+    hits: list[SearchHit] = []
+    error: str | None = None
+    generation: Generation | None = None
+    query = retrieval_query(question, context.history)
+    try:
+        mark = time.perf_counter()
+        embedded = pipeline.embedder.embed_query(query)
+        timings["embed"] = _ms(mark)
+        calls.extend(embedded.calls)
+        cache = {"hits": embedded.cache_hits, "misses": embedded.cache_misses}
+        mark = time.perf_counter()
+        where = SearchFilter(sources=context.sources) if context.sources is not None else None
+        hits = pipeline.store.hybrid_search(
+            query, embedded.vectors[0], limit=pipeline.candidates, alpha=pipeline.alpha, where=where
+        )
+        timings["retrieve"] = _ms(mark)
+        if pipeline.reranker is not None and hits:
+            mark = time.perf_counter()
+            reranked = pipeline.reranker.rerank(query, hits, top_n=pipeline.evidence)
+            hits = reranked.hits
+            calls.extend(reranked.calls)
+            timings["rerank"] = _ms(mark)
+        evidence = hits[: pipeline.evidence]
+        strong = bool(evidence) and max(evidence_strength(query, h) for h in evidence) >= pipeline.min_relevance
+        mark = time.perf_counter()
+        if strong:
+            generation = pipeline.generator.generate(question, evidence, history=context.history)
+            calls.extend(generation.calls)
+        timings["generate"] = _ms(mark)
+    except ProviderError as exc:
+        log.warning("answer %s: provider failed: %s", answer_id, exc)
+        error = f"{type(exc).__name__}: {exc}"
+    policy = pipeline.policy.overlay(context.policy)
+    refused = generation is None or generation.refused
+    if error is not None:
+        text = UNAVAILABLE
+    elif refused or generation is None:
+        text = REFUSAL
+    else:
+        text = generation.text
+    cited = () if refused or generation is None else generation.cited_doc_ids
+    sources = _sources(hits, cited, policy, now)
+    timings["total"] = _ms(started)
+    answer = Answer(
+        answer_id=answer_id,
+        question=question,
+        text=text,
+        refused=refused,
+        sources=tuple(sources),
+        stale_warning=staleness_warning(sources),
+        timings_ms=timings,
+        hits=tuple(hits),
+        provider_calls=tuple(calls),
+        cache=cache,
+        error=error,
+        created_at=now,
+    )
+    for recorder in pipeline.recorders:
+        try:
+            recorder.record_answer(answer, context)
+        except Exception:  # a recorder must never fail an answer
+            log.exception("recorder %s failed for answer %s", type(recorder).__name__, answer_id)
+    return answer
+
+
+def _sources(
+    hits: Sequence[SearchHit], cited: Sequence[str], policy: StalenessPolicy, now: datetime
+) -> list[SourceRef]:
+    """Cited docs first (in citation order), then the closest others; one entry per doc, at most MAX_SOURCES."""
+    metas: dict[str, DocMeta] = {}
+    for hit in hits:
+        metas.setdefault(hit.doc.doc_id, hit.doc)
+    order = [d for d in cited if d in metas] + [d for d in metas if d not in cited]
+    return [policy.source_ref(metas[d], now, cited=d in cited) for d in order[:MAX_SOURCES]]
+
+
+def _ms(mark: float) -> float:
+    return round((time.perf_counter() - mark) * 1000, 3)

@@ -1,0 +1,55 @@
+"""Durations written like ``90d``, ``18mo``, ``2y``, ``24h`` and their human wording. Pure."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+_UNITS = {
+    "s": timedelta(seconds=1),
+    "min": timedelta(minutes=1),
+    "h": timedelta(hours=1),
+    "d": timedelta(days=1),
+    "w": timedelta(weeks=1),
+    "mo": timedelta(days=30.436875),
+    "y": timedelta(days=365.2425),
+}
+_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|min|h|d|w|mo|y)\s*$", re.IGNORECASE)
+
+
+def parse_duration(text: str | int | float) -> timedelta:
+    """``"90d"`` -> 90 days. A bare number means days. Raises ValueError with the accepted units."""
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        return timedelta(days=float(text))
+    match = _PATTERN.match(str(text))
+    if not match:
+        raise ValueError(
+            f"{text!r} is not a duration; write a number and a unit: s, min, h, d, w, mo or y (e.g. 90d, 18mo, 2y)"
+        )
+    return float(match.group(1)) * _UNITS[match.group(2).lower()]
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def human_span(delta: timedelta) -> str:
+    """``timedelta(days=548)`` -> ``"18 months"``; days under two months, months under two years, then years."""
+    days = max(0, int(delta.total_seconds() // 86400))
+    if days < 1:
+        hours = max(0, int(delta.total_seconds() // 3600))
+        return _plural(hours, "hour") if hours else "less than an hour"
+    if days < 60:
+        return _plural(days, "day")
+    months = round(days / 30.436875)
+    if months < 24:
+        return _plural(months, "month")
+    years = days / 365.2425
+    return _plural(round(years), "year") if abs(years - round(years)) < 0.08 else _plural(months, "month")
+
+
+def human_age(delta: timedelta) -> str:
+    """``"18 months ago"``, ``"today"``."""
+    if delta < timedelta(days=1):
+        return "today"
+    return f"{human_span(delta)} ago"

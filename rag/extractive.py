@@ -1,0 +1,89 @@
+"""The extractive ``Generator``: the most relevant sentences of the evidence, each cited. No LLM. Pure."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+from rag.generation import Generation
+from rag.models import SearchHit, Turn
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(*_`\[])|\n{2,}|\n(?=\s*(?:[-*+]|\d+\.)\s)")
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_STOP = frozenset(
+    "a an and are as at be but by can do does for from has have how i if in is it its me my of on or our should "
+    "so than that the their then there these this to was we what when where which who why will with you your "
+    "about any get may must need".split()
+)
+
+
+def terms(text: str) -> list[str]:
+    """Lower-cased content words, crudely stemmed (plural/verb endings), stopwords removed."""
+    return [_stem(w) for w in (m.lower() for m in _WORD.findall(text)) if w not in _STOP and len(w) > 1]
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def split_sentences(text: str) -> list[str]:
+    sentences = []
+    for part in _SENTENCE.split(text):
+        cleaned = " ".join(part.split()).strip()
+        if len(cleaned) >= 12 and not cleaned.startswith("#"):
+            sentences.append(cleaned)
+    return sentences
+
+
+class ExtractiveGenerator:
+    """Answers with up to ``max_sentences`` sentences from the evidence that best match the question."""
+
+    id = "extractive"
+
+    def __init__(self, *, max_sentences: int = 3, max_chars: int = 900) -> None:
+        self.max_sentences = max_sentences
+        self.max_chars = max_chars
+
+    def generate(self, question: str, evidence: Sequence[SearchHit], *, history: Sequence[Turn] = ()) -> Generation:
+        query = terms(question)
+        context = [t for turn in history if turn.role == "user" for t in terms(turn.text)]
+        if not evidence or not (query or context):
+            return Generation(text="", cited_doc_ids=(), refused=True, model=self.id)
+        candidates: list[tuple[float, int, int, str]] = []
+        document_frequency: dict[str, int] = {}
+        sentences_by_hit = [split_sentences(hit.chunk.text) for hit in evidence]
+        for sentences in sentences_by_hit:
+            for sentence in sentences:
+                for term in set(terms(sentence)):
+                    document_frequency[term] = document_frequency.get(term, 0) + 1
+        total = sum(len(s) for s in sentences_by_hit) or 1
+        weights = {t: math.log(1 + total / document_frequency.get(t, 0.5)) for t in set(query) | set(context)}
+        for rank, (hit, sentences) in enumerate(zip(evidence, sentences_by_hit, strict=True)):
+            for position, sentence in enumerate(sentences):
+                words = set(terms(sentence))
+                overlap = sum(weights[t] for t in set(query) if t in words)
+                overlap += 0.3 * sum(weights[t] for t in set(context) if t in words)
+                if overlap <= 0:
+                    continue
+                score = overlap / math.sqrt(len(words) + 4) + 0.8 * hit.score - 0.02 * position
+                candidates.append((score, rank, position, sentence))
+        if not candidates:
+            return Generation(text="", cited_doc_ids=(), refused=True, model=self.id)
+        chosen = sorted(candidates, key=lambda c: (-c[0], c[1], c[2]))[: self.max_sentences]
+        chosen.sort(key=lambda c: (c[1], c[2]))  # read in evidence order
+        cited: list[str] = []
+        parts: list[str] = []
+        length = 0
+        for _, rank, _, sentence in chosen:
+            doc_id = evidence[rank].doc.doc_id
+            if doc_id not in cited:
+                cited.append(doc_id)
+            if length + len(sentence) > self.max_chars and parts:
+                break
+            parts.append(f"{sentence} [{cited.index(doc_id) + 1}]")
+            length += len(sentence)
+        return Generation(text=" ".join(parts), cited_doc_ids=tuple(cited), refused=False, model=self.id)

@@ -1,0 +1,187 @@
+"""The records that flow through the RAG core: documents, chunks, search hits and answers.
+
+Everything here is plain data (frozen dataclasses); no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+import numpy as np
+
+
+class InputType(StrEnum):
+    """What a text is embedded as. Cohere (and e5-style models) embed queries and documents differently."""
+
+    DOCUMENT = "search_document"
+    QUERY = "search_query"
+
+
+class DateOrigin(StrEnum):
+    """Where a document's ``updated_at`` came from, best first."""
+
+    FRONT_MATTER = "front_matter"
+    GIT = "git"
+    FIRST_SEEN = "first_seen"
+
+
+@dataclass(frozen=True)
+class Document:
+    """One source document, as read from a source (before chunking)."""
+
+    doc_id: str  # "<source name>:<relative posix path>"
+    source: str
+    path: str  # relative posix path inside the source
+    title: str
+    text: str
+    source_hash: str  # sha256 of the normalised text (never of volatile metadata)
+    updated_at: datetime | None  # aware UTC; None until resolved (first-seen dates come from the store)
+    date_origin: DateOrigin | None = None
+    url: str | None = None
+    owner: str | None = None
+    format: str = "text"  # markdown | text | html | rst | pdf
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file a source could not read; reported, never fatal."""
+
+    source: str
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a document, sized for the embedder. Ids and hashes are deterministic."""
+
+    chunk_id: str
+    doc_id: str
+    ordinal: int
+    text: str
+    chunk_hash: str  # sha256 of text + chunking settings
+    heading_path: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DocMeta:
+    """The per-document fields every stored chunk carries (so a store needs no separate doc table)."""
+
+    doc_id: str
+    source: str
+    path: str
+    title: str
+    source_hash: str
+    updated_at: datetime
+    date_origin: DateOrigin
+    url: str | None = None
+    owner: str | None = None
+
+    @classmethod
+    def of(cls, doc: Document, updated_at: datetime, origin: DateOrigin) -> DocMeta:
+        return cls(
+            doc_id=doc.doc_id,
+            source=doc.source,
+            path=doc.path,
+            title=doc.title,
+            source_hash=doc.source_hash,
+            updated_at=updated_at,
+            date_origin=origin,
+            url=doc.url,
+            owner=doc.owner,
+        )
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """What a store writes: a chunk, its document's metadata and its vector."""
+
+    chunk: Chunk
+    doc: DocMeta
+    vector: np.ndarray  # float32, shape (dimension,)
+
+
+@dataclass(frozen=True)
+class StoredDoc:
+    """What a store knows about one indexed document (for refresh planning and listings)."""
+
+    meta: DocMeta
+    chunk_hashes: dict[str, str]  # chunk_id -> chunk_hash
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """Restricts a search. ``sources=None`` searches everything."""
+
+    sources: tuple[str, ...] | None = None
+    doc_ids: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One retrieved chunk with its scores. ``score`` is the fused (or reranked) score, higher is better."""
+
+    chunk: Chunk
+    doc: DocMeta
+    score: float
+    bm25_score: float | None = None
+    vector_score: float | None = None
+    rerank_score: float | None = None
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """A document an answer rests on, with its age and staleness."""
+
+    doc_id: str
+    title: str
+    url: str | None
+    updated_at: datetime
+    age_days: int
+    stale: bool
+    threshold_days: int
+    cited: bool
+    owner: str | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Turn:
+    """A previous turn of a conversation (Slack thread)."""
+
+    role: str  # "user" | "assistant"
+    text: str
+
+
+@dataclass(frozen=True)
+class ProviderCall:
+    """One billed call to a model provider, for cost accounting."""
+
+    provider: str  # "local" | "cohere"
+    model: str
+    operation: str  # "embed" | "rerank" | "chat"
+    units: dict[str, float] = field(default_factory=dict)  # e.g. {"input_tokens": 12}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The result of :func:`rag.answer.answer_question`."""
+
+    answer_id: str
+    question: str
+    text: str
+    refused: bool
+    sources: tuple[SourceRef, ...]  # cited first, at most 5
+    stale_warning: str | None
+    timings_ms: dict[str, float]
+    hits: tuple[SearchHit, ...] = ()
+    provider_calls: tuple[ProviderCall, ...] = ()
+    cache: dict[str, int] = field(default_factory=dict)  # {"hits": n, "misses": n}
+    error: str | None = None
+    created_at: datetime | None = None
+
+    @property
+    def trace_id(self) -> str:
+        return self.answer_id

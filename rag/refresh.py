@@ -1,0 +1,202 @@
+"""Incremental refresh by ``source_hash``: plan (pure) and apply (writes to the store).
+
+* An unchanged document costs one hash: it is not chunked or embedded.
+* A changed document is re-chunked; only chunks whose ``chunk_hash`` the store does not hold yet are embedded
+  (vectors of unchanged chunks are reused, also when a chunk moved to another document).
+* Each document is replaced in one store call that writes its new chunks before removing the old ones; documents
+  that disappeared are deleted last, after every new or renamed document is written.
+* The store is the only record of what is indexed, so a refresh killed at any point and run again converges to
+  the index a clean build produces.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+from rag.chunking import ChunkingSettings, chunk_document
+from rag.embedding import Embedder
+from rag.models import Chunk, ChunkRecord, DateOrigin, DocMeta, Document, InputType, SkippedFile, StoredDoc
+from rag.store import VectorStore
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class DocChange:
+    doc: Document
+    meta: DocMeta
+    previous: StoredDoc | None
+
+
+@dataclass(frozen=True)
+class RefreshPlan:
+    """What a refresh will do. ``relabel``: same text, new metadata (title, owner, reviewed date)."""
+
+    new: list[DocChange]
+    changed: list[DocChange]
+    relabel: list[DocMeta]
+    unchanged: list[str]
+    removed: list[str]
+
+    @property
+    def writes(self) -> list[DocChange]:
+        return self.new + self.changed
+
+
+@dataclass
+class RefreshResult:
+    """The record of one refresh run (printed by ``bestbefore refresh --json`` and kept in the ledger)."""
+
+    source: str = ""
+    docs_new: int = 0
+    docs_changed: int = 0
+    docs_unchanged: int = 0
+    docs_removed: int = 0
+    docs_skipped: int = 0
+    docs_relabelled: int = 0
+    chunks_embedded: int = 0
+    chunks_reused: int = 0
+    chunks_deleted: int = 0
+    embedding_tokens: int = 0
+    seconds: float = 0.0
+    skipped: list[SkippedFile] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        data = asdict(self)
+        data["skipped"] = [asdict(s) for s in self.skipped]
+        data["seconds"] = round(self.seconds, 4)
+        return data
+
+    def summary(self) -> str:
+        if self.chunks_embedded == 0 and not (self.docs_new or self.docs_changed or self.docs_removed):
+            return f"Nothing changed: {self.docs_unchanged} docs up to date, 0 chunks embedded."
+        return (
+            f"{self.docs_new} new, {self.docs_changed} changed, {self.docs_removed} removed, "
+            f"{self.docs_unchanged} unchanged docs; {self.chunks_embedded} chunks embedded, "
+            f"{self.chunks_reused} reused, {self.chunks_deleted} deleted."
+        )
+
+    def merge(self, other: RefreshResult) -> None:
+        for name in (
+            "docs_new", "docs_changed", "docs_unchanged", "docs_removed", "docs_skipped", "docs_relabelled",
+            "chunks_embedded", "chunks_reused", "chunks_deleted", "embedding_tokens", "seconds",
+        ):  # fmt: skip
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.skipped.extend(other.skipped)
+
+
+def resolve_date(doc: Document, stored: StoredDoc | None, by_hash: dict[str, DocMeta], now: datetime) -> DocMeta:
+    """The doc's metadata with a truthful date: its own (front matter, git), else when this text was first seen."""
+    if doc.updated_at is not None:
+        return DocMeta.of(doc, doc.updated_at, doc.date_origin or DateOrigin.FIRST_SEEN)
+    if stored is not None and stored.meta.source_hash == doc.source_hash:
+        return DocMeta.of(doc, stored.meta.updated_at, stored.meta.date_origin)
+    seen = by_hash.get(doc.source_hash)
+    return DocMeta.of(doc, seen.updated_at if seen else now, DateOrigin.FIRST_SEEN)
+
+
+def plan_refresh(
+    documents: Sequence[Document],
+    stored: dict[str, StoredDoc],
+    *,
+    now: datetime,
+    scope: Sequence[str] | None = None,
+) -> RefreshPlan:
+    """Compare a source's documents with what the store holds. Pure.
+
+    ``scope``: when only some paths were scanned (a webhook naming files), only those stored docs may be removed.
+    """
+    by_hash = {s.meta.source_hash: s.meta for s in stored.values()}
+    new: list[DocChange] = []
+    changed: list[DocChange] = []
+    relabel: list[DocMeta] = []
+    unchanged: list[str] = []
+    for doc in documents:
+        previous = stored.get(doc.doc_id)
+        meta = resolve_date(doc, previous, by_hash, now)
+        if previous is None:
+            new.append(DocChange(doc, meta, None))
+        elif previous.meta.source_hash != doc.source_hash:
+            changed.append(DocChange(doc, meta, previous))
+        elif previous.meta != meta:
+            relabel.append(meta)
+        else:
+            unchanged.append(doc.doc_id)
+    present = {d.doc_id for d in documents}
+    candidates = stored.keys() if scope is None else {d for d in stored if stored[d].meta.path in set(scope)}
+    removed = sorted(d for d in candidates if d not in present)
+    return RefreshPlan(new, changed, relabel, unchanged, removed)
+
+
+def apply_refresh(
+    plan: RefreshPlan,
+    *,
+    store: VectorStore,
+    embedder: Embedder,
+    chunking: ChunkingSettings,
+    progress: Progress | None = None,
+    batch_chunks: int = 256,
+) -> RefreshResult:
+    """Carry out a plan: embed what is new, write each doc (write-then-delete), then delete removed docs."""
+    started = time.perf_counter()
+    result = RefreshResult(
+        docs_new=len(plan.new),
+        docs_changed=len(plan.changed),
+        docs_unchanged=len(plan.unchanged),
+        docs_relabelled=len(plan.relabel),
+        docs_removed=len(plan.removed),
+    )
+    total = len(plan.writes) + len(plan.relabel) + len(plan.removed)
+    done = 0
+    for meta in plan.relabel:
+        store.update_doc_meta(meta)
+        done += 1
+        if progress:
+            progress(done, total)
+    pending: list[tuple[DocChange, list[Chunk]]] = []
+    pending_chunks = 0
+    for change in plan.writes:
+        chunks = chunk_document(change.doc, chunking)
+        pending.append((change, chunks))
+        pending_chunks += len(chunks)
+        if pending_chunks >= batch_chunks:
+            _write_group(pending, store, embedder, result)
+            done += len(pending)
+            pending, pending_chunks = [], 0
+            if progress:
+                progress(done, total)
+    if pending:
+        _write_group(pending, store, embedder, result)
+        done += len(pending)
+    if plan.removed:
+        result.chunks_deleted += store.delete_docs(plan.removed)
+    if progress:
+        progress(total, total)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _write_group(
+    group: list[tuple[DocChange, list[Chunk]]], store: VectorStore, embedder: Embedder, result: RefreshResult
+) -> None:
+    hashes = [chunk.chunk_hash for _, chunks in group for chunk in chunks]
+    known = store.vectors_by_chunk_hash(hashes)
+    missing: dict[str, str] = {}
+    for _, chunks in group:
+        for chunk in chunks:
+            if chunk.chunk_hash not in known:
+                missing.setdefault(chunk.chunk_hash, chunk.text)
+    if missing:
+        batch = embedder.embed(list(missing.values()), input_type=InputType.DOCUMENT)
+        result.embedding_tokens += batch.tokens
+        result.chunks_embedded += len(missing)
+        known.update(zip(missing.keys(), batch.vectors, strict=True))
+    for change, chunks in group:
+        records = [ChunkRecord(chunk, change.meta, known[chunk.chunk_hash]) for chunk in chunks]
+        result.chunks_reused += sum(1 for c in chunks if c.chunk_hash not in missing)
+        if change.previous is not None:
+            result.chunks_deleted += len(set(change.previous.chunk_hashes) - {c.chunk_id for c in chunks})
+        store.replace_doc(change.doc.doc_id, records)

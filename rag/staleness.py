@@ -1,0 +1,116 @@
+"""The staleness policy: which threshold applies to a document, whether it is stale, and the human wording. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from fnmatch import fnmatchcase
+
+from rag.config import StalenessConfig
+from rag.durations import human_age, human_span, parse_duration
+from rag.models import DocMeta, SourceRef
+
+DEFAULT_THRESHOLD = timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class StaleSource:
+    """A document past its threshold."""
+
+    meta: DocMeta
+    age: timedelta
+    threshold: timedelta
+
+    @property
+    def overdue(self) -> timedelta:
+        return self.age - self.threshold
+
+
+@dataclass(frozen=True)
+class StalenessPolicy:
+    """Thresholds by path glob (most specific wins), then by source, then the default."""
+
+    default: timedelta = DEFAULT_THRESHOLD
+    by_source: tuple[tuple[str, timedelta], ...] = ()
+    by_glob: tuple[tuple[str, timedelta], ...] = ()  # globs over "<source>/<path>" or "<path>"
+
+    @classmethod
+    def from_config(cls, config: StalenessConfig, *, source_defaults: dict[str, str] | None = None) -> StalenessPolicy:
+        by_source = dict(source_defaults or {})
+        by_source.update(config.sources)
+        return cls(
+            default=parse_duration(config.default),
+            by_source=tuple((name, parse_duration(d)) for name, d in by_source.items()),
+            by_glob=tuple((glob, parse_duration(d)) for glob, d in config.paths.items()),
+        )
+
+    def overlay(self, other: StalenessPolicy | None) -> StalenessPolicy:
+        """A per-channel policy on top of this one: its rules win, ours fill in."""
+        if other is None:
+            return self
+        return StalenessPolicy(
+            default=other.default,
+            by_source=other.by_source + tuple(r for r in self.by_source if r[0] not in dict(other.by_source)),
+            by_glob=other.by_glob + tuple(r for r in self.by_glob if r[0] not in dict(other.by_glob)),
+        )
+
+    def threshold_for(self, source: str, path: str) -> timedelta:
+        matches = [
+            (glob, threshold)
+            for glob, threshold in self.by_glob
+            if fnmatchcase(f"{source}/{path}", glob) or fnmatchcase(path, glob)
+        ]
+        if matches:
+            return max(matches, key=lambda m: _specificity(m[0]))[1]
+        for name, threshold in self.by_source:
+            if name == source:
+                return threshold
+        return self.default
+
+    def check(self, meta: DocMeta, now: datetime) -> StaleSource | None:
+        threshold = self.threshold_for(meta.source, meta.path)
+        age = now - meta.updated_at
+        return StaleSource(meta, age, threshold) if age > threshold else None
+
+    def source_ref(self, meta: DocMeta, now: datetime, *, cited: bool) -> SourceRef:
+        threshold = self.threshold_for(meta.source, meta.path)
+        age = now - meta.updated_at
+        return SourceRef(
+            doc_id=meta.doc_id,
+            title=meta.title,
+            url=meta.url,
+            updated_at=meta.updated_at,
+            age_days=max(0, age.days),
+            stale=age > threshold,
+            threshold_days=threshold.days,
+            cited=cited,
+            owner=meta.owner,
+            source=meta.source,
+        )
+
+
+def _specificity(glob: str) -> tuple[int, int]:
+    """More literal characters = more specific; ties broken by fewer wildcards."""
+    wildcards = sum(glob.count(c) for c in "*?[")
+    return (len(glob) - wildcards, -wildcards)
+
+
+def stale_sources(policy: StalenessPolicy, docs: Sequence[DocMeta], now: datetime) -> list[StaleSource]:
+    """Docs past their threshold, oldest first."""
+    found = [s for meta in docs if (s := policy.check(meta, now)) is not None]
+    return sorted(found, key=lambda s: s.meta.updated_at)
+
+
+def staleness_warning(sources: Sequence[SourceRef]) -> str | None:
+    """The warning for the *cited* sources past their threshold, or None."""
+    stale = [s for s in sources if s.cited and s.stale]
+    if not stale:
+        return None
+    parts = [
+        f"*{s.title}*, last updated {human_age(timedelta(days=s.age_days))} "
+        f"(limit {human_span(timedelta(days=s.threshold_days))})"
+        for s in stale
+    ]
+    verb = "it may be" if len(stale) == 1 else "they may be"
+    return f"Based on {'; '.join(parts)} — {verb} out of date."
