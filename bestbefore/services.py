@@ -15,6 +15,7 @@ from rag.chunking import ChunkingSettings
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.extractive import ExtractiveGenerator
+from rag.feedback import FeedbackStore, InMemoryFeedbackStore
 from rag.generation import Generator, Reranker
 from rag.indexing import chunking_settings
 from rag.local_embedder import make_local_embedder
@@ -58,6 +59,10 @@ class Services:
     @cached_property
     def store(self) -> VectorStore:
         return build_store(self.settings)
+
+    @cached_property
+    def feedback(self) -> FeedbackStore:
+        return InMemoryFeedbackStore()
 
     @cached_property
     def policy(self) -> StalenessPolicy:
