@@ -10,9 +10,9 @@ import re
 import tomllib
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.durations import parse_duration
@@ -31,7 +31,7 @@ class SourceConfig(_Section):
     include: list[str] = Field(default_factory=lambda: ["**/*"])
     exclude: list[str] = Field(default_factory=list)
     url_base: str | None = None
-    staleness: str | None = None  # default threshold for this source
+    staleness: Duration | None = None  # default threshold for this source
 
     @field_validator("name")
     @classmethod
@@ -41,30 +41,20 @@ class SourceConfig(_Section):
         return value
 
 
-def _check_duration(value: str | int | float | None) -> Any:
-    if value is not None:
-        parse_duration(value)
+def _check_duration(value: str) -> str:
+    parse_duration(value)
     return value
+
+
+Duration = Annotated[str, AfterValidator(_check_duration)]
 
 
 class StalenessConfig(_Section):
     """Thresholds: a default, per source, per path glob (most specific wins)."""
 
-    default: str = "365d"
-    sources: dict[str, str] = Field(default_factory=dict)
-    paths: dict[str, str] = Field(default_factory=dict)  # glob over "<source>/<path>" -> duration
-
-    @field_validator("default")
-    @classmethod
-    def _default(cls, value: str) -> str:
-        return _check_duration(value)  # type: ignore[no-any-return]
-
-    @field_validator("sources", "paths")
-    @classmethod
-    def _each(cls, value: dict[str, str]) -> dict[str, str]:
-        for duration in value.values():
-            _check_duration(duration)
-        return value
+    default: Duration = "365d"
+    sources: dict[str, Duration] = Field(default_factory=dict)
+    paths: dict[str, Duration] = Field(default_factory=dict)  # glob over "<source>/<path>" -> duration
 
 
 class IndexConfig(_Section):
@@ -78,14 +68,9 @@ class IndexConfig(_Section):
 
 
 class CacheConfig(_Section):
-    query_ttl: str = "24h"
-    document_ttl: str = "30d"
+    query_ttl: Duration = "24h"
+    document_ttl: Duration = "30d"
     lru_size: int = Field(default=10_000, ge=0)
-
-    @field_validator("query_ttl", "document_ttl")
-    @classmethod
-    def _ttl(cls, value: str) -> str:
-        return _check_duration(value)  # type: ignore[no-any-return]
 
 
 class ChannelConfig(_Section):
@@ -108,7 +93,7 @@ class ScheduleConfig(_Section):
     refresh: str = "0 3 * * *"
     watchdog: str = "0 8 * * *"
     digest: str = "0 9 * * mon"
-    misfire_grace: str = "3d"
+    misfire_grace: Duration = "3d"
 
 
 class DigestConfig(_Section):
