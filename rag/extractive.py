@@ -31,12 +31,32 @@ def _stem(word: str) -> str:
 
 
 def split_sentences(text: str) -> list[str]:
+    """Sentences and list items; a short line without end punctuation (a heading, a title) stands alone and,
+    like any fragment under four words, is not a sentence."""
+    lines = text.split("\n")
+    blocks: list[str] = []
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        heading_like = bool(stripped) and len(stripped) < 60 and stripped[-1] not in ".!?:;,"
+        if heading_like and index + 1 < len(lines):
+            blocks.extend(["", stripped, ""])
+        else:
+            blocks.append(line)
     sentences = []
-    for part in _SENTENCE.split(text):
+    for part in _SENTENCE.split("\n".join(blocks)):
         cleaned = " ".join(part.split()).strip()
-        if len(cleaned) >= 12 and not cleaned.startswith("#"):
+        if len(cleaned.split()) >= 4 and not cleaned.startswith("#"):
             sentences.append(cleaned)
     return sentences
+
+
+def body_of(hit: SearchHit) -> str:
+    """The chunk's text without the heading path the chunker put in front of it."""
+    text = hit.chunk.text
+    heading = " > ".join(hit.chunk.heading_path)
+    if heading and text.startswith(heading + "\n\n"):
+        return text[len(heading) + 2 :]
+    return text
 
 
 class ExtractiveGenerator:
@@ -44,9 +64,10 @@ class ExtractiveGenerator:
 
     id = "extractive"
 
-    def __init__(self, *, max_sentences: int = 3, max_chars: int = 900) -> None:
+    def __init__(self, *, max_sentences: int = 3, max_chars: int = 900, keep_ratio: float = 0.6) -> None:
         self.max_sentences = max_sentences
         self.max_chars = max_chars
+        self.keep_ratio = keep_ratio
 
     def generate(self, question: str, evidence: Sequence[SearchHit], *, history: Sequence[Turn] = ()) -> Generation:
         query = terms(question)
@@ -55,7 +76,7 @@ class ExtractiveGenerator:
             return Generation(text="", cited_doc_ids=(), refused=True, model=self.id)
         candidates: list[tuple[float, int, int, str]] = []
         document_frequency: dict[str, int] = {}
-        sentences_by_hit = [split_sentences(hit.chunk.text) for hit in evidence]
+        sentences_by_hit = [split_sentences(body_of(hit)) for hit in evidence]
         for sentences in sentences_by_hit:
             for sentence in sentences:
                 for term in set(terms(sentence)):
@@ -63,9 +84,11 @@ class ExtractiveGenerator:
         total = sum(len(s) for s in sentences_by_hit) or 1
         weights = {t: math.log(1 + total / document_frequency.get(t, 0.5)) for t in set(query) | set(context)}
         for rank, (hit, sentences) in enumerate(zip(evidence, sentences_by_hit, strict=True)):
+            heading = set(terms(" ".join(hit.chunk.heading_path[1:])))
+            heading_match = 0.5 * sum(weights[t] for t in set(query) if t in heading)
             for position, sentence in enumerate(sentences):
                 words = set(terms(sentence))
-                overlap = sum(weights[t] for t in set(query) if t in words)
+                overlap = sum(weights[t] for t in set(query) if t in words) + heading_match
                 overlap += 0.3 * sum(weights[t] for t in set(context) if t in words)
                 if overlap <= 0:
                     continue
@@ -73,17 +96,21 @@ class ExtractiveGenerator:
                 candidates.append((score, rank, position, sentence))
         if not candidates:
             return Generation(text="", cited_doc_ids=(), refused=True, model=self.id)
-        chosen = sorted(candidates, key=lambda c: (-c[0], c[1], c[2]))[: self.max_sentences]
+        ranked = sorted(candidates, key=lambda c: (-c[0], c[1], c[2]))
+        best = ranked[0][0]
+        chosen = [c for c in ranked[: self.max_sentences] if c[0] >= self.keep_ratio * best]
         chosen.sort(key=lambda c: (c[1], c[2]))  # read in evidence order
         cited: list[str] = []
         parts: list[str] = []
         length = 0
-        for _, rank, _, sentence in chosen:
+        for index, (_, rank, _, sentence) in enumerate(chosen):
             doc_id = evidence[rank].doc.doc_id
             if doc_id not in cited:
                 cited.append(doc_id)
             if length + len(sentence) > self.max_chars and parts:
                 break
-            parts.append(f"{sentence} [{cited.index(doc_id) + 1}]")
+            following = chosen[index + 1][1] if index + 1 < len(chosen) else None
+            same_doc_next = following is not None and evidence[following].doc.doc_id == doc_id
+            parts.append(sentence if same_doc_next else f"{sentence} [{cited.index(doc_id) + 1}]")
             length += len(sentence)
         return Generation(text=" ".join(parts), cited_doc_ids=tuple(cited), refused=False, model=self.id)
