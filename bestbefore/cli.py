@@ -9,9 +9,11 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from bestbefore import render
+from bestbefore.evaluate import eval_command
 from bestbefore.services import Services
 from rag.answer import AskContext, answer_question, utcnow
 from rag.config import SourceConfig, load_settings
@@ -23,6 +25,7 @@ from rag.staleness import stale_sources
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Answers from your docs, and says when they are stale."
 )
+app.command("eval")(eval_command)
 console = Console()
 err = Console(stderr=True)
 
@@ -42,7 +45,7 @@ def services_of(ctx: typer.Context) -> Services:
         try:
             ctx.obj["services"] = Services(load_settings(ctx.obj["config"]))
         except BestBeforeError as exc:
-            err.print(f"[red]Error:[/red] {exc}")
+            err.print(f"[red]Error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
             raise typer.Exit(2) from exc
         ctx.call_on_close(ctx.obj["services"].close)
     services: Services = ctx.obj["services"]
@@ -54,7 +57,7 @@ def emit_json(data: Any) -> None:
 
 
 def fail(exc: Exception) -> typer.Exit:
-    err.print(f"[red]Error:[/red] {exc}")
+    err.print(f"[red]Error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
     return typer.Exit(1)
 
 
@@ -130,6 +133,8 @@ def _refresh_command(ctx: typer.Context, source: str | None, *, full: bool, as_j
         emit_json(result.to_json())
     else:
         console.print(render.refresh_table(result))
+        if result.skipped:
+            console.print(render.skipped_table(result.skipped))
         console.print(result.summary())
 
 
@@ -175,6 +180,21 @@ def stale(ctx: typer.Context, as_json: JsonOption = False) -> None:
         emit_json([render.stale_json(s) for s in found])
     else:
         console.print(render.stale_table(found))
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option("--port", "-p", help="HTTP port (/slack/events, /healthz)")] = 3000,
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on")] = "0.0.0.0",
+) -> None:
+    """Run the Slack bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP events on --port."""
+    from bestbefore.serve import run_server  # slack-bolt and uvicorn load only for this command
+
+    try:
+        run_server(services_of(ctx), host=host, port=port)
+    except BestBeforeError as exc:
+        raise fail(exc) from exc
 
 
 @app.command()

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rag.durations import human_age, human_span
-from rag.models import Answer, SourceRef, StoredDoc
+from rag.models import Answer, SkippedFile, SourceRef, StoredDoc
 from rag.refresh import RefreshResult
 from rag.staleness import StalenessPolicy, StaleSource
 
@@ -140,6 +140,13 @@ def refresh_table(result: RefreshResult) -> Table:
         ("seconds", f"{result.seconds:.2f}"),
     ):
         table.add_row(label, str(value))
-    for skipped in result.skipped:
-        table.add_row(f"[yellow]skipped {skipped.path}[/yellow]", skipped.reason)
+    return table
+
+
+def skipped_table(skipped: list[SkippedFile]) -> Table:
+    table = Table(title=f"{len(skipped)} files skipped", title_justify="left", title_style="yellow")
+    table.add_column("File")
+    table.add_column("Why")
+    for item in skipped:
+        table.add_row(f"{item.source}:{item.path}", item.reason)
     return table

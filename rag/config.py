@@ -65,6 +65,7 @@ class IndexConfig(_Section):
     candidates: int = Field(default=40, ge=1, le=500)
     evidence: int = Field(default=6, ge=1, le=50)
     min_relevance: float = Field(default=0.3, ge=0.0, le=1.0)  # refuse below this evidence strength
+    title_weight: float = Field(default=2.0, ge=0.0, le=20.0)  # BM25 weight of the title column vs the body
 
 
 class CacheConfig(_Section):
@@ -123,6 +124,15 @@ class CohereConfig(_Section):
     chat_model: str = "command-a-03-2025"
     timeout: float = 30.0
     deadline: float = 60.0
+    embed_dimension: int | None = None  # embed-v4.0: 256, 512, 1024 or 1536; None = the model's default
+
+
+class WeaviateConfig(_Section):
+    """Used when ``WEAVIATE_URL`` is set (with ``WEAVIATE_API_KEY`` / ``WEAVIATE_GRPC_PORT`` from the environment)."""
+
+    collection: str = Field(default="BestbeforeChunk", pattern=r"^[A-Z][A-Za-z0-9_]*$")
+    timeout: float = Field(default=30.0, gt=0)
+    skip_init_checks: bool = False
 
 
 class AppConfig(_Section):
@@ -139,6 +149,7 @@ class AppConfig(_Section):
     costs: CostConfig = Field(default_factory=CostConfig)
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
     cohere: CohereConfig = Field(default_factory=CohereConfig)
+    weaviate: WeaviateConfig = Field(default_factory=WeaviateConfig)
 
     def source(self, name: str) -> SourceConfig:
         for source in self.sources:
@@ -214,8 +225,8 @@ def load_app_config(path: Path) -> AppConfig:
         for err in exc.errors():
             loc = [str(part) for part in err["loc"]]
             line = _line_of(text, loc)
-            where = f"line {line}" if line else "?"
-            problems.append(f"{path}:{where}: {'.'.join(loc)}: {err['msg']}")
+            where = f", line {line}" if line else ""
+            problems.append(f"{path}{where}: {'.'.join(loc)}: {err['msg']}")
         raise ConfigError("Invalid config:\n  " + "\n  ".join(problems)) from exc
     base = path.parent
     for source in app.sources:

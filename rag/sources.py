@@ -1,0 +1,245 @@
+"""Folder sources: read documents with truthful ``updated_at`` dates.
+
+A document's date is, best first: its front matter (``last_reviewed`` / ``updated`` / ``date``),
+the commit date of the last git commit touching it, or None (the indexer then uses the first time
+its ``source_hash`` was seen). File modification times are never used: a copy or a fresh clone
+resets them.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote
+
+from rag.config import SourceConfig
+from rag.errors import SourceError
+from rag.gitdates import GitDates, find_git_dates
+from rag.models import DateOrigin, Document, SkippedFile
+from rag.readers import FORMATS, ParsedFile, ReadError, meta_text, parse_file, pick_front_matter_date, prettify_stem
+
+MAX_FILE_BYTES = 50 * 1024 * 1024
+_WILDCARDS = frozenset("*?[")
+
+
+@dataclass(frozen=True)
+class SourceScan:
+    """The documents of one source, and the files that could not be read (never fatal)."""
+
+    documents: list[Document]
+    skipped: list[SkippedFile]
+
+
+def normalise_text(text: str) -> str:
+    """Unicode NFC, ``\\r\\n`` -> ``\\n``, no trailing spaces, at most one blank line in a row, stripped."""
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    text = "\n".join(line.rstrip() for line in text.split("\n"))
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def source_hash(text: str) -> str:
+    """sha256 hex of the normalised text: stable across mtimes, line endings and front matter edits."""
+    return hashlib.sha256(normalise_text(text).encode("utf-8")).hexdigest()
+
+
+def scan_source(config: SourceConfig, *, paths: Sequence[str] | None = None) -> SourceScan:
+    """Read a folder source (recursively), or only ``paths`` (relative to it), sorted by path.
+
+    Raises :class:`SourceError` when the folder itself is missing; unreadable files are listed in
+    ``skipped`` with a reason and the rest of the scan goes on.
+    """
+    root = Path(config.path).expanduser()
+    if not root.is_dir():
+        problem = "is not a folder" if root.exists() else "does not exist"
+        raise SourceError(
+            f"Source {config.name!r}: {root} {problem}. Fix `path` of this [[sources]] entry in bestbefore.toml."
+        )
+    skipped: list[SkippedFile] = []
+    if paths is None:
+        candidates = list(_walk(root))
+    else:
+        candidates = _requested(root, paths, config.name, skipped)
+
+    selected: list[str] = []
+    for rel in sorted(set(candidates)):
+        reason = _selection(rel, config.include, config.exclude)
+        if reason is None:
+            continue
+        if reason:
+            skipped.append(SkippedFile(config.name, rel, reason))
+        else:
+            selected.append(rel)
+
+    parsed: dict[str, ParsedFile] = {}
+    for rel in selected:
+        try:
+            parsed[rel] = _read(root, rel)
+        except ReadError as exc:
+            skipped.append(SkippedFile(config.name, rel, str(exc)))
+
+    undated = [rel for rel, item in parsed.items() if pick_front_matter_date(item.meta) is None]
+    git = find_git_dates(root, None if paths is None else undated) if undated else None
+
+    documents: list[Document] = []
+    for rel, item in parsed.items():
+        text = normalise_text(item.body)
+        if not text:
+            skipped.append(SkippedFile(config.name, rel, _empty_reason(item)))
+            continue
+        documents.append(_document(config, rel, item, text, git))
+    documents.sort(key=lambda doc: doc.path)
+    skipped.sort(key=lambda skip: skip.path)
+    return SourceScan(documents=documents, skipped=skipped)
+
+
+def _document(config: SourceConfig, rel: str, item: ParsedFile, text: str, git: GitDates | None) -> Document:
+    updated_at: datetime | None = pick_front_matter_date(item.meta)
+    origin: DateOrigin | None = DateOrigin.FRONT_MATTER if updated_at else None
+    if updated_at is None and git is not None:
+        updated_at = git.date_of(rel)
+        origin = DateOrigin.GIT if updated_at else None
+    return Document(
+        doc_id=f"{config.name}:{rel}",
+        source=config.name,
+        path=rel,
+        title=meta_text(item.meta, "title") or item.title or prettify_stem(rel),
+        text=text,
+        source_hash=source_hash(text),
+        updated_at=updated_at,
+        date_origin=origin,
+        url=join_url(config.url_base, rel) if config.url_base else None,
+        owner=meta_text(item.meta, "owner"),
+        format=item.format,
+    )
+
+
+def _empty_reason(item: ParsedFile) -> str:
+    redirect = meta_text(item.meta, "redirect_to")
+    if redirect:
+        return f"empty (only front matter: a redirect stub to {redirect})"
+    if item.meta:
+        return "empty (no text after the front matter)"
+    return "empty"
+
+
+def join_url(base: str, path: str) -> str:
+    """``https://x/docs/`` + ``a b/c.md`` -> ``https://x/docs/a%20b/c.md``."""
+    return base.rstrip("/") + "/" + quote(path.lstrip("/"), safe="/")
+
+
+def _read(root: Path, rel: str) -> ParsedFile:
+    file = root / rel
+    if file.is_symlink():
+        raise ReadError("symbolic link (not followed)")
+    try:
+        size = file.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ReadError(
+                f"too large ({size // (1024 * 1024)} MiB; the limit is {MAX_FILE_BYTES // (1024 * 1024)} MiB)"
+            )
+        data = file.read_bytes()
+    except OSError as exc:
+        raise ReadError(f"cannot read: {exc.strerror or exc}") from exc
+    return parse_file(rel, data)
+
+
+def _walk(root: Path) -> list[str]:
+    found: list[str] = []
+    for current, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        base = Path(current).relative_to(root)
+        for name in files:
+            if not name.startswith("."):
+                found.append((base / name).as_posix())
+    return found
+
+
+def _requested(root: Path, paths: Sequence[str], source: str, skipped: list[SkippedFile]) -> list[str]:
+    """The existing files among ``paths`` (a folder means its files). Missing ones are left out (deleted)."""
+    found: list[str] = []
+    for raw in paths:
+        rel = PurePosixPath(raw.replace("\\", "/").lstrip("/")).as_posix()
+        if rel in ("", ".") or ".." in PurePosixPath(rel).parts:
+            skipped.append(SkippedFile(source, raw, "path is outside the source folder"))
+            continue
+        if any(part.startswith(".") for part in PurePosixPath(rel).parts):
+            continue
+        target = root / rel
+        if target.is_dir():
+            found.extend(f"{rel}/{sub}" for sub in _walk(target))
+        elif target.exists() or target.is_symlink():
+            found.append(rel)
+    return found
+
+
+def _selection(rel: str, include: Sequence[str], exclude: Sequence[str]) -> str | None:
+    """None = ignore silently, "" = read it, otherwise the reason to report it as skipped."""
+    if any(glob_match(pattern, rel) for pattern in exclude):
+        return None
+    matched = [pattern for pattern in include if glob_match(pattern, rel)]
+    if not matched:
+        return None
+    suffix = PurePosixPath(rel).suffix.lower()
+    if suffix in FORMATS:
+        return ""
+    if any(_names_suffix(pattern, suffix) for pattern in matched):
+        return f"unsupported file type {suffix or '(no extension)'}"
+    return None
+
+
+def _names_suffix(pattern: str, suffix: str) -> bool:
+    """Whether a glob names this extension literally (``**/*.docx`` does, ``**/*`` does not)."""
+    last = pattern.rsplit("/", 1)[-1]
+    if not suffix or "." not in last:
+        return False
+    tail = last[last.rindex(".") :]
+    return not (_WILDCARDS & set(tail)) and tail.lower() == suffix
+
+
+def glob_match(pattern: str, path: str) -> bool:
+    """Match a posix relative path against a glob: ``*`` and ``?`` stay within a folder, ``**`` spans folders."""
+    return _glob_regex(pattern).fullmatch(path) is not None
+
+
+@functools.lru_cache(maxsize=256)
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    pattern = pattern.strip().lstrip("/")
+    while pattern.startswith("./"):
+        pattern = pattern[2:]
+    segments = pattern.split("/")
+    out: list[str] = []
+    for index, segment in enumerate(segments):
+        last = index == len(segments) - 1
+        if segment == "**":
+            out.append(".*" if last else "(?:[^/]+/)*")
+            continue
+        out.append(_segment_regex(segment) + ("" if last else "/"))
+    return re.compile("".join(out))
+
+
+def _segment_regex(segment: str) -> str:
+    out: list[str] = []
+    index = 0
+    while index < len(segment):
+        char = segment[index]
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "[" and (end := segment.find("]", index + 2)) != -1:
+            body = segment[index + 1 : end]
+            if body.startswith("!"):
+                body = "^" + body[1:]
+            out.append("[" + body.replace("\\", "\\\\") + "]")
+            index = end
+        else:
+            out.append(re.escape(char))
+        index += 1
+    return "".join(out)
