@@ -1,0 +1,145 @@
+"""The answering pipeline's contract: evidence gate, citations, sources, provider outages, recorders, follow-ups."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from rag.answer import REFUSAL, UNAVAILABLE, AskContext, RagPipeline, answer_question, retrieval_query
+from rag.chunking import ChunkingSettings
+from rag.embedding import Embedder, EmbeddingBatch
+from rag.errors import ProviderUnavailableError
+from rag.extractive import ExtractiveGenerator, split_sentences
+from rag.local_embedder import HashingEmbedder
+from rag.models import Answer, DateOrigin, Document, InputType, Turn
+from rag.refresh import apply_refresh, plan_refresh
+from rag.sqlite_store import SQLiteStore
+from rag.staleness import StalenessPolicy
+
+NOW = datetime(2026, 11, 25, tzinfo=UTC)
+
+
+def doc(name: str, title: str, text: str, days_old: int, source: str = "hb") -> Document:
+    return Document(
+        doc_id=f"{source}:{name}", source=source, path=name, title=title, text=text,
+        source_hash=hashlib.sha256(text.encode()).hexdigest(), updated_at=NOW - timedelta(days=days_old),
+        date_origin=DateOrigin.FRONT_MATTER, format="markdown",
+    )  # fmt: skip
+
+
+DOCS = [
+    doc("travel.md", "Travel policy", "# Travel policy\n\nHotels are reimbursed up to 180 EUR per night.\n\n"
+        "## Contractors\n\nContractors book their own travel and invoice hotels at cost.", 548),
+    doc("vacation.md", "Vacation", "# Vacation\n\nEmployees get 28 days of paid vacation per year.", 20),
+    doc("wifi.md", "Wi-Fi", "# Wi-Fi\n\nThe guest network password changes every Monday.", 20, source="it"),
+]  # fmt: skip
+
+
+class OutageEmbedder(Embedder):
+    id = "test/outage"
+    dimension = 256
+
+    def embed_batch(self, texts: Sequence[str], *, input_type: InputType) -> EmbeddingBatch:
+        raise ProviderUnavailableError("embedding service returned 503 three times")
+
+
+class ListRecorder:
+    def __init__(self) -> None:
+        self.seen: list[tuple[Answer, AskContext]] = []
+
+    def record_answer(self, answer: Answer, context: AskContext) -> None:
+        self.seen.append((answer, context))
+
+
+class BrokenRecorder:
+    def record_answer(self, answer: Answer, context: AskContext) -> None:
+        raise RuntimeError("ledger disk full")
+
+
+@pytest.fixture
+def pipeline(tmp_path: Path) -> RagPipeline:
+    store = SQLiteStore(tmp_path / "index.sqlite")
+    embedder = HashingEmbedder()
+    store.ensure_embedder(embedder.id, embedder.dimension)
+    for source in ("hb", "it"):
+        docs = [d for d in DOCS if d.source == source]
+        plan = plan_refresh(docs, store.stored_docs(source), now=NOW)
+        apply_refresh(plan, store=store, embedder=embedder, chunking=ChunkingSettings())
+    return RagPipeline(
+        store=store, embedder=embedder, generator=ExtractiveGenerator(),
+        policy=StalenessPolicy(default=timedelta(days=365)), clock=lambda: NOW,
+    )  # fmt: skip
+
+
+def test_answer_cites_and_warns(pipeline: RagPipeline) -> None:
+    answer = answer_question("How much are hotels reimbursed per night?", pipeline)
+    assert not answer.refused
+    assert "180 EUR" in answer.text and answer.text.endswith("[1]")
+    assert answer.sources[0].doc_id == "hb:travel.md" and answer.sources[0].cited
+    assert answer.sources[0].age_days == 548 and answer.sources[0].stale
+    assert answer.stale_warning is not None and "*Travel policy*" in answer.stale_warning
+    assert len({s.doc_id for s in answer.sources}) == len(answer.sources) <= 5
+    assert answer.timings_ms["total"] >= answer.timings_ms["retrieve"]
+
+
+def test_weak_evidence_is_refused_but_sources_shown(pipeline: RagPipeline) -> None:
+    answer = answer_question("Quantum chromodynamics lattice gauge?", pipeline)
+    assert answer.refused and answer.text == REFUSAL
+    assert answer.stale_warning is None
+    assert not any(s.cited for s in answer.sources)
+
+
+def test_channel_sources_restrict_retrieval(pipeline: RagPipeline) -> None:
+    answer = answer_question(
+        "When does the guest network password change?", pipeline, context=AskContext(sources=("hb",))
+    )
+    assert all(s.doc_id.startswith("hb:") for s in answer.sources)
+    answer = answer_question("When does the guest network password change?", pipeline)
+    assert answer.sources[0].doc_id == "it:wifi.md" and "Monday" in answer.text
+
+
+def test_channel_policy_overrides_thresholds(pipeline: RagPipeline) -> None:
+    strict = AskContext(policy=StalenessPolicy(default=timedelta(days=7)))
+    answer = answer_question("How many days of paid vacation?", pipeline, context=strict)
+    assert answer.sources[0].doc_id == "hb:vacation.md"
+    assert answer.sources[0].stale and answer.sources[0].threshold_days == 7
+    assert answer.stale_warning is not None and "limit 7 days" in answer.stale_warning
+
+
+def test_follow_up_uses_the_thread(pipeline: RagPipeline) -> None:
+    history = (Turn("user", "How much are hotels reimbursed?"), Turn("assistant", "Up to 180 EUR per night. [1]"))
+    assert retrieval_query("and for contractors?", history) == "How much are hotels reimbursed? and for contractors?"
+    answer = answer_question("and for contractors?", pipeline, context=AskContext(history=history))
+    assert not answer.refused and "Contractors" in answer.text
+    assert answer.sources[0].doc_id == "hb:travel.md"
+
+
+def test_provider_outage_gives_a_useful_reply(pipeline: RagPipeline) -> None:
+    pipeline.embedder = OutageEmbedder()
+    answer = answer_question("How much are hotels reimbursed?", pipeline)
+    assert answer.text == UNAVAILABLE and answer.refused
+    assert answer.error is not None and "503" in answer.error
+
+
+def test_recorders_see_answers_and_never_break_them(pipeline: RagPipeline) -> None:
+    recorder = ListRecorder()
+    pipeline.recorders = [BrokenRecorder(), recorder]
+    context = AskContext(surface="slack", user="U1", channel="C1", thread="1.2")
+    answer = answer_question("How many days of paid vacation?", pipeline, context=context)
+    assert "28 days" in answer.text
+    assert recorder.seen == [(answer, context)]
+
+
+def test_sentences_skip_headings_and_fragments() -> None:
+    text = (
+        "Fire safety\nIf the alarm sounds, leave by the stairs. Do not use lifts at all.\n\n- Wardens wear vests today"
+    )
+    assert split_sentences(text) == [
+        "If the alarm sounds, leave by the stairs.",
+        "Do not use lifts at all.",
+        "- Wardens wear vests today",
+    ]
