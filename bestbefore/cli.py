@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from bestbefore import render
 from bestbefore.evaluate import eval_command
+from bestbefore.jobs_cli import digest_command, jobs_command
 from bestbefore.services import Services
 from rag.answer import AskContext, answer_question, utcnow
 from rag.config import SourceConfig, load_settings
@@ -26,6 +27,8 @@ app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Answers from your docs, and says when they are stale."
 )
 app.command("eval")(eval_command)
+app.command("jobs")(jobs_command)
+app.command("digest")(digest_command)
 console = Console()
 err = Console(stderr=True)
 
@@ -183,16 +186,48 @@ def stale(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 
 @app.command()
+def stats(
+    ctx: typer.Context,
+    since: Annotated[str, typer.Option("--since", help="Window: 24h, 7d, 2w, 3mo")] = "7d",
+    as_json: JsonOption = False,
+) -> None:
+    """Questions, latency, cost and quality over a window (the dashboard's figures, from the query ledger)."""
+    from bestbefore.stats import stats_tables, window_stats
+
+    services = services_of(ctx)
+    try:
+        figures = window_stats(services.ledger, since)
+    except ValueError as exc:
+        raise fail(exc) from exc
+    except BestBeforeError as exc:
+        raise fail(exc) from exc
+    if as_json:
+        emit_json(figures.to_json())
+    else:
+        console.print(stats_tables(figures))
+
+
+@app.command()
 def serve(
     ctx: typer.Context,
     port: Annotated[int, typer.Option("--port", "-p", help="HTTP port (/slack/events, /healthz)")] = 3000,
     host: Annotated[str, typer.Option("--host", help="Interface to listen on")] = "0.0.0.0",
+    jobs: Annotated[
+        bool, typer.Option("--jobs/--no-jobs", help="Also run the scheduled jobs (off when `bestbefore jobs` runs them)")
+    ] = True,
 ) -> None:
     """Run the Slack bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP events on --port."""
+    from bestbefore.dashboard import dashboard_routes
+    from bestbefore.jobs_setup import start_jobs
     from bestbefore.serve import run_server  # slack-bolt and uvicorn load only for this command
 
     try:
-        run_server(services_of(ctx), host=host, port=port)
+        job_runtime = start_jobs(services_of(ctx), start=jobs)  # POST /hooks/refresh is served either way
+        try:
+            routes = [*dashboard_routes(services_of(ctx)), job_runtime.webhook_route]
+            run_server(services_of(ctx), host=host, port=port, extra_routes=routes)
+        finally:
+            job_runtime.close()
     except BestBeforeError as exc:
         raise fail(exc) from exc
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
+import numpy as np
+
 from rag.embedding import Embedder
 from rag.errors import ProviderError
 from rag.extractive import terms
@@ -124,6 +126,8 @@ def answer_question(question: str, pipeline: RagPipeline, *, context: AskContext
     except ProviderError as exc:
         log.warning("answer %s: provider failed: %s", answer_id, exc)
         error = f"{type(exc).__name__}: {exc}"
+        if not hits:  # the embedder failed: keyword search alone still finds the most relevant sources
+            hits = _keyword_hits(query, pipeline, context)
     policy = pipeline.policy.overlay(context.policy)
     refused = generation is None or generation.refused
     if error is not None:
@@ -155,6 +159,17 @@ def answer_question(question: str, pipeline: RagPipeline, *, context: AskContext
         except Exception:  # a recorder must never fail an answer
             log.exception("recorder %s failed for answer %s", type(recorder).__name__, answer_id)
     return answer
+
+
+def _keyword_hits(query: str, pipeline: RagPipeline, context: AskContext) -> list[SearchHit]:
+    """BM25-only retrieval (alpha 0) for when no query vector can be had; never raises."""
+    where = SearchFilter(sources=context.sources) if context.sources is not None else None
+    try:
+        no_vector = np.zeros(pipeline.embedder.dimension, dtype=np.float32)
+        return pipeline.store.hybrid_search(query, no_vector, limit=pipeline.evidence, alpha=0.0, where=where)
+    except Exception:
+        log.exception("keyword fallback search failed")
+        return []
 
 
 def _sources(

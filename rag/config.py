@@ -115,7 +115,15 @@ class CostConfig(_Section):
 
 
 class LedgerConfig(_Section):
-    privacy: str = "full"  # "full" | "hash" | "redact": how question/answer text is kept
+    privacy: str = Field(default="full", pattern=r"^(full|hash|redact)$")  # how question/answer text is kept
+
+
+class MonitoringConfig(_Section):
+    """``/metrics`` and ``/dashboard``; in Socket Mode metrics are also served on ``metrics_port`` (0 = off)."""
+
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
+    dashboard_window: str = "14d"
 
 
 class CohereConfig(_Section):
@@ -148,6 +156,7 @@ class AppConfig(_Section):
     digest: DigestConfig = Field(default_factory=DigestConfig)
     costs: CostConfig = Field(default_factory=CostConfig)
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     cohere: CohereConfig = Field(default_factory=CohereConfig)
     weaviate: WeaviateConfig = Field(default_factory=WeaviateConfig)
 

@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
+import numpy as np
+
 from rag.chunking import ChunkingSettings, chunk_document
 from rag.embedding import Embedder
 from rag.models import Chunk, ChunkRecord, DateOrigin, DocMeta, Document, InputType, SkippedFile, StoredDoc
@@ -72,7 +74,11 @@ class RefreshResult:
 
     def summary(self) -> str:
         if self.chunks_embedded == 0 and not (self.docs_new or self.docs_changed or self.docs_removed):
-            return f"Nothing changed: {self.docs_unchanged} docs up to date, 0 chunks embedded."
+            relabelled = f" (metadata updated on {self.docs_relabelled})" if self.docs_relabelled else ""
+            return (
+                f"Nothing changed: {self.docs_unchanged + self.docs_relabelled} docs up to date{relabelled}, "
+                "0 chunks embedded."
+            )
         return (
             f"{self.docs_new} new, {self.docs_changed} changed, {self.docs_removed} removed, "
             f"{self.docs_unchanged} unchanged docs; {self.chunks_embedded} chunks embedded, "
@@ -126,7 +132,8 @@ def plan_refresh(
         else:
             unchanged.append(doc.doc_id)
     present = {d.doc_id for d in documents}
-    candidates = stored.keys() if scope is None else {d for d in stored if stored[d].meta.path in set(scope)}
+    scoped = None if scope is None else set(scope)
+    candidates = stored.keys() if scoped is None else {d for d in stored if stored[d].meta.path in scoped}
     removed = sorted(d for d in candidates if d not in present)
     return RefreshPlan(new, changed, relabel, unchanged, removed)
 
@@ -156,20 +163,23 @@ def apply_refresh(
         done += 1
         if progress:
             progress(done, total)
+    # Chunk every doc to write and look up reusable vectors before the first write: a chunk that moves from a doc
+    # written early to one written later is still found (the early write removes it from its old doc).
+    chunked = [(change, chunk_document(change.doc, chunking)) for change in plan.writes]
+    known = store.vectors_by_chunk_hash([c.chunk_hash for _, chunks in chunked for c in chunks]) if chunked else {}
     pending: list[tuple[DocChange, list[Chunk]]] = []
     pending_chunks = 0
-    for change in plan.writes:
-        chunks = chunk_document(change.doc, chunking)
+    for change, chunks in chunked:
         pending.append((change, chunks))
         pending_chunks += len(chunks)
         if pending_chunks >= batch_chunks:
-            _write_group(pending, store, embedder, result)
+            _write_group(pending, store, embedder, result, known)
             done += len(pending)
             pending, pending_chunks = [], 0
             if progress:
                 progress(done, total)
     if pending:
-        _write_group(pending, store, embedder, result)
+        _write_group(pending, store, embedder, result, known)
         done += len(pending)
     if plan.removed:
         result.chunks_deleted += store.delete_docs(plan.removed)
@@ -180,10 +190,13 @@ def apply_refresh(
 
 
 def _write_group(
-    group: list[tuple[DocChange, list[Chunk]]], store: VectorStore, embedder: Embedder, result: RefreshResult
+    group: list[tuple[DocChange, list[Chunk]]],
+    store: VectorStore,
+    embedder: Embedder,
+    result: RefreshResult,
+    known: dict[str, np.ndarray],
 ) -> None:
-    hashes = [chunk.chunk_hash for _, chunks in group for chunk in chunks]
-    known = store.vectors_by_chunk_hash(hashes)
+    """Embed the group's chunks that no stored (or earlier written) chunk has, then write each doc."""
     missing: dict[str, str] = {}
     for _, chunks in group:
         for chunk in chunks:

@@ -225,21 +225,27 @@ class SQLiteStore:
 
     # -- reads -------------------------------------------------------------------------------------------------
     def stored_docs(self, source: str | None = None) -> dict[str, StoredDoc]:
-        sql = (
-            "SELECT d.doc_id, d.source, d.path, d.title, d.source_hash, d.updated_at, d.date_origin, d.url, "
-            "d.owner, c.chunk_id, c.chunk_hash FROM docs d JOIN chunks c ON c.doc_id = d.doc_id"
-        )
-        params: tuple[str, ...] = ()
+        # Two narrow queries (doc rows once, not once per chunk) in one read transaction (one snapshot).
+        params: tuple[str, ...] = () if source is None else (source,)
+        doc_sql = "SELECT doc_id, source, path, title, source_hash, updated_at, date_origin, url, owner FROM docs"
+        chunk_sql = "SELECT doc_id, chunk_id, chunk_hash FROM chunks"
         if source is not None:
-            sql += " WHERE d.source = ?"
-            params = (source,)
+            doc_sql += " WHERE source = ?"
+            chunk_sql += " WHERE doc_id IN (SELECT doc_id FROM docs WHERE source = ?)"
         docs: dict[str, StoredDoc] = {}
         with self._lock:
-            for row in self._db.execute(sql + " ORDER BY d.doc_id, c.ordinal", params):
-                stored = docs.get(row[0])
-                if stored is None:
-                    stored = docs[row[0]] = StoredDoc(meta=_meta(row), chunk_hashes={})
-                stored.chunk_hashes[row[9]] = row[10]
+            self._db.execute("BEGIN")
+            try:
+                metas = {row[0]: row for row in self._db.execute(doc_sql, params)}
+                for doc_id, chunk_id, hash_ in self._db.execute(chunk_sql + " ORDER BY doc_id, ordinal", params):
+                    stored = docs.get(doc_id)
+                    if stored is None:
+                        if doc_id not in metas:
+                            continue
+                        stored = docs[doc_id] = StoredDoc(meta=_meta(metas[doc_id]), chunk_hashes={})
+                    stored.chunk_hashes[chunk_id] = hash_
+            finally:
+                self._db.execute("COMMIT")
         return docs
 
     def vectors_by_chunk_hash(self, chunk_hashes: Sequence[str]) -> dict[str, np.ndarray]:

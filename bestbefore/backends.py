@@ -1,0 +1,70 @@
+"""Production backends chosen from ``Settings``: Cohere (``COHERE_API_KEY``) and Weaviate (``WEAVIATE_URL``).
+
+Mixing is allowed: Cohere chat/rerank over the local embedder (set ``[index] embedder = "minilm"`` explicitly), or the
+Cohere embedder over the embedded SQLite store. With ``COHERE_API_KEY`` set and no explicit ``[index] embedder``, Cohere
+embeds too.
+"""
+
+from __future__ import annotations
+
+from rag.cohere_api import CohereAPI, RetryPolicy
+from rag.cohere_chat import CohereGenerator
+from rag.cohere_embedder import CohereEmbedder, CohereReranker
+from rag.config import Settings
+from rag.errors import ConfigError
+from rag.weaviate_store import WeaviateStore, connect_weaviate
+
+
+def build_cohere(settings: Settings) -> CohereAPI | None:
+    """The shared Cohere client when ``COHERE_API_KEY`` is set; checks the key once (a clear error if it is wrong)."""
+    if settings.cohere_api_key is None:
+        return None
+    config = settings.app.cohere
+    api = CohereAPI(
+        settings.cohere_api_key.get_secret_value(),
+        base_url=settings.co_api_url,
+        policy=RetryPolicy(timeout=config.timeout, deadline=config.deadline),
+    )
+    try:
+        api.check_key()
+    except BaseException:
+        api.close()
+        raise
+    return api
+
+
+def uses_cohere_embedder(settings: Settings) -> bool:
+    index = settings.app.index
+    if index.embedder == "cohere":
+        if settings.cohere_api_key is None:
+            raise ConfigError('[index] embedder = "cohere" needs COHERE_API_KEY in the environment')
+        return True
+    return settings.cohere_api_key is not None and "embedder" not in index.model_fields_set
+
+
+def cohere_embedder(settings: Settings, api: CohereAPI) -> CohereEmbedder:
+    config = settings.app.cohere
+    return CohereEmbedder(api, model=config.embed_model, dimension=config.embed_dimension)
+
+
+def cohere_reranker(settings: Settings, api: CohereAPI) -> CohereReranker:
+    return CohereReranker(api, model=settings.app.cohere.rerank_model)
+
+
+def cohere_generator(settings: Settings, api: CohereAPI) -> CohereGenerator:
+    return CohereGenerator(api, model=settings.app.cohere.chat_model)
+
+
+def weaviate_store(settings: Settings) -> WeaviateStore | None:
+    """The Weaviate store when ``WEAVIATE_URL`` is set (``WEAVIATE_API_KEY``, ``WEAVIATE_GRPC_PORT`` optional)."""
+    if not settings.weaviate_url:
+        return None
+    config = settings.app.weaviate
+    client = connect_weaviate(
+        settings.weaviate_url,
+        api_key=settings.weaviate_api_key.get_secret_value() if settings.weaviate_api_key else None,
+        grpc_port=settings.weaviate_grpc_port,
+        timeout=config.timeout,
+        skip_init_checks=config.skip_init_checks,
+    )
+    return WeaviateStore(client, collection=config.collection, title_weight=settings.app.index.title_weight)

@@ -1,0 +1,92 @@
+"""``GET /metrics`` (Prometheus text) and ``GET /dashboard``: three charts (latency, cost, quality) on one page.
+
+The page is self-contained (inline SVG drawn by a few lines of JavaScript, no CDN) and reads
+``GET /dashboard/data?window=7d`` (the ledger's :class:`rag.ledger_stats.LedgerStats` as JSON). The dashboard and
+its data need ``BESTBEFORE_DASHBOARD_TOKEN`` (``?token=`` or ``Authorization: Bearer``) when one is configured;
+without a token only loopback clients may see them. ``/metrics`` is open, like any Prometheus endpoint.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import start_http_server
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from bestbefore.dashboard_page import PAGE
+from bestbefore.services import Services
+from rag.durations import parse_duration
+from rag.metrics import CONTENT_TYPE
+
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+MAX_WINDOW_DAYS = 400
+
+
+def allowed(request: Request, services: Services) -> bool:
+    """Token configured: it must be given (query or bearer). Otherwise: loopback clients only."""
+    secret = services.settings.bestbefore_dashboard_token
+    if secret is not None and secret.get_secret_value():
+        given = request.query_params.get("token", "")
+        header = request.headers.get("authorization", "")
+        if header.lower().startswith("bearer "):
+            given = header[7:].strip()
+        return hmac.compare_digest(given.encode(), secret.get_secret_value().encode())
+    host = request.client.host if request.client else ""
+    return host in LOOPBACK
+
+
+def dashboard_data(services: Services, window: str, *, now: datetime | None = None) -> dict[str, Any]:
+    """The figures behind the three charts for the last ``window`` (e.g. ``7d``)."""
+    span = parse_duration(window)
+    if span.days > MAX_WINDOW_DAYS or span.total_seconds() <= 0:
+        raise ValueError(f"window must be between 1s and {MAX_WINDOW_DAYS}d")
+    until = now or datetime.now(UTC)
+    stats = services.ledger.stats(until - span, until)
+    return {"window": window, **stats.to_json()}
+
+
+def dashboard_routes(services: Services) -> list[Route]:
+    """``/metrics``, ``/dashboard`` and ``/dashboard/data`` for the web app."""
+
+    async def metrics(request: Request) -> Response:
+        return Response(services.metrics.render(), media_type=CONTENT_TYPE)
+
+    async def dashboard(request: Request) -> Response:
+        if not allowed(request, services):
+            return PlainTextResponse("forbidden: pass ?token= (BESTBEFORE_DASHBOARD_TOKEN)", status_code=403)
+        return HTMLResponse(PAGE, headers={"Cache-Control": "no-store"})
+
+    async def data(request: Request) -> Response:
+        if not allowed(request, services):
+            return JSONResponse({"error": "forbidden"}, status_code=403)
+        window = request.query_params.get("window", services.settings.app.monitoring.dashboard_window)
+        try:
+            payload = await run_in_threadpool(dashboard_data, services, window)
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse(payload, headers={"Cache-Control": "no-store"})
+
+    return [
+        Route("/metrics", metrics, methods=["GET"], name="metrics"),
+        Route("/dashboard", dashboard, methods=["GET"], name="dashboard"),
+        Route("/dashboard/data", data, methods=["GET"], name="dashboard_data"),
+    ]
+
+
+def start_metrics_port(services: Services) -> Any | None:
+    """Serve ``/metrics`` on ``[monitoring] metrics_port`` (Socket Mode has no other HTTP listener for Prometheus).
+
+    Returns the server (call ``.shutdown()``), or None when the port is 0.
+    """
+    monitoring = services.settings.app.monitoring
+    if not monitoring.metrics_port:
+        return None
+    server, _thread = start_http_server(
+        monitoring.metrics_port, addr=monitoring.metrics_host, registry=services.metrics.registry
+    )
+    return server

@@ -1,0 +1,141 @@
+"""Answering a question asked in Slack: placeholder at once, the answer in its place when ready.
+
+``handle_question`` runs in Bolt's listener pool after the event was acked: it decides whether to answer,
+posts the placeholder ("Searching the docs…") and hands the slow part to the runtime's answer workers, so a
+burst of questions never delays anyone's placeholder. The answer replaces the placeholder with ``chat.update``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.blocks import Reply, answer_reply, error_reply, help_reply, placeholder_reply, truncation_note
+from bot.messages import (
+    Question,
+    answer_metadata,
+    ignore_reason,
+    is_thread_reply,
+    parse_question,
+    reply_thread,
+    thread_history,
+)
+from bot.runtime import BotIdentity, BotRuntime
+from rag.answer import AskContext, answer_question
+from rag.models import Turn
+
+REPLIES_LIMIT = 100
+
+
+def handle_question(
+    event: Mapping[str, Any],
+    client: WebClient,
+    runtime: BotRuntime,
+    *,
+    identity: BotIdentity,
+    is_dm: bool,
+    logger: logging.Logger,
+) -> None:
+    channel = str(event.get("channel") or "")
+    reason = ignore_reason(
+        event, bot_user_id=identity.user_id, bot_id=identity.bot_id, ignore_bots=runtime.config.slack.ignore_bots
+    )
+    if reason is not None or not channel:
+        logger.debug("not answering message %s: %s", event.get("ts"), reason or "no channel")
+        return
+    if not runtime.channel(channel).enabled:
+        logger.debug("not answering in %s: disabled in bestbefore.toml", channel)
+        return
+    if not runtime.claims.claim(f"message:{channel}:{event['ts']}"):
+        logger.info("message %s in %s was already answered", event["ts"], channel)
+        return
+    thread = reply_thread(event, is_dm=is_dm)
+    question = parse_question(
+        str(event.get("text") or ""), bot_user_id=identity.user_id, max_chars=runtime.config.slack.max_question_chars
+    )
+    if not question.text:
+        _post(client, channel, thread, help_reply())
+        return
+    placeholder = _post(client, channel, thread, placeholder_reply())
+    runtime.workers.submit(
+        answer_in_place, event, question, client, runtime,
+        channel=channel, thread=thread, placeholder_ts=str(placeholder["ts"]), identity=identity, logger=logger,
+    )  # fmt: skip
+
+
+def answer_in_place(
+    event: Mapping[str, Any],
+    question: Question,
+    client: WebClient,
+    runtime: BotRuntime,
+    *,
+    channel: str,
+    thread: str | None,
+    placeholder_ts: str,
+    identity: BotIdentity,
+    logger: logging.Logger,
+) -> None:
+    """Answer and replace the placeholder; any failure becomes a friendly reply with a reference to the log."""
+    reference = uuid.uuid4().hex
+    try:
+        history = earlier_turns(event, client, identity=identity, logger=logger) if thread else ()
+        context = AskContext(
+            surface="slack",
+            user=str(event.get("user")),
+            channel=channel,
+            thread=thread,
+            history=history,
+            sources=runtime.sources_for(channel),
+            policy=runtime.policy_for(channel),
+        )
+        answer = answer_question(question.text, runtime.services.pipeline, context=context)
+        reference = answer.answer_id
+        limit = runtime.config.slack.max_question_chars
+        note = truncation_note(question.original_chars, limit) if question.truncated else None
+        reply = answer_reply(answer, note=note)
+        runtime.services.feedback.link_message(answer.answer_id, channel, placeholder_ts)
+        _update(client, channel, placeholder_ts, reply, metadata=answer_metadata(answer.answer_id, question.text))
+        logger.info("answered %s in %s (answer %s)", event.get("ts"), channel, answer.answer_id)
+    except Exception:
+        logger.exception("failed to answer message %s in %s (reference %s)", event.get("ts"), channel, reference)
+        try:
+            _update(client, channel, placeholder_ts, error_reply(reference))
+        except Exception:
+            logger.exception("could not post the error reply (reference %s)", reference)
+
+
+def earlier_turns(
+    event: Mapping[str, Any], client: WebClient, *, identity: BotIdentity, logger: logging.Logger
+) -> tuple[Turn, ...]:
+    """The thread's earlier turns when this message follows up on one of the bot's answers, else ()."""
+    if not is_thread_reply(event):
+        return ()
+    try:
+        replies = client.conversations_replies(
+            channel=str(event["channel"]), ts=str(event["thread_ts"]), limit=REPLIES_LIMIT, include_all_metadata=True
+        )
+    except SlackApiError as exc:
+        logger.warning("could not read thread %s: %s", event["thread_ts"], exc.response.get("error"))
+        return ()
+    history = thread_history(
+        replies.get("messages") or [],
+        current_ts=str(event["ts"]),
+        bot_user_id=identity.user_id,
+        bot_id=identity.bot_id,
+    )
+    return history or ()
+
+
+def _post(client: WebClient, channel: str, thread: str | None, reply: Reply) -> Any:
+    return client.chat_postMessage(
+        channel=channel, thread_ts=thread, text=reply.text, blocks=reply.blocks, unfurl_links=False
+    )
+
+
+def _update(client: WebClient, channel: str, ts: str, reply: Reply, metadata: dict[str, Any] | None = None) -> None:
+    client.chat_update(channel=channel, ts=ts, text=reply.text, blocks=reply.blocks, metadata=metadata)

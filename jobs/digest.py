@@ -1,0 +1,232 @@
+"""The weekly digest for #rag-ops: figures for a week and the week before, as Block Kit, text and JSON. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from jobs.weekly_figures import JobFailure, RefreshFigures
+from rag.ledger_stats import LedgerStats
+
+Kind = Literal["count", "rate", "ms", "usd"]
+MAX_REFUSED = 5
+MAX_STALE = 5
+MAX_FAILURES = 5
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One digest figure with last week's value. ``better``: which direction is good (None = neither)."""
+
+    key: str
+    label: str
+    kind: Kind
+    value: float | None
+    previous: float | None
+    better: Literal["up", "down"] | None = None
+    note: str = ""
+
+    def shown(self) -> str:
+        return format_value(self.value, self.kind)
+
+    def change(self) -> str:
+        """Week-over-week: percentage points for rates, percent for the rest."""
+        if self.value is None or self.previous is None:
+            return "no data last week" if self.previous is None and self.value is not None else "–"
+        diff = self.value - self.previous
+        if self.kind == "rate":
+            text = f"{diff * 100:+.1f} pp"
+        elif self.previous == 0:
+            return "new" if self.value else "±0"
+        else:
+            text = f"{diff / self.previous * 100:+.0f}%"
+        if abs(diff) < 1e-12:
+            return "±0"
+        arrow = "▲" if diff > 0 else "▼"
+        return f"{arrow} {text}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"label": self.label, "value": self.value, "previous": self.previous, "change": self.change()}
+
+
+@dataclass(frozen=True)
+class StaleDocLine:
+    title: str
+    url: str | None
+    age_days: int
+    threshold_days: int
+    citations: int
+
+
+@dataclass(frozen=True)
+class Digest:
+    week: str
+    since: datetime
+    until: datetime
+    figures: list[Figure]
+    top_stale: list[StaleDocLine] = field(default_factory=list)
+    refused_questions: list[str] = field(default_factory=list)
+    failures: list[JobFailure] = field(default_factory=list)
+
+    def figure(self, key: str) -> Figure:
+        return next(f for f in self.figures if f.key == key)
+
+    def text(self) -> str:
+        """The plain-text fallback (notifications, screen readers, ``bestbefore digest``)."""
+        lines = [f"bestbefore weekly digest, {self.week}"]
+        lines += [f"{f.label}: {f.shown()}{f' ({f.note})' if f.note else ''} [{f.change()}]" for f in self.figures]
+        if self.top_stale:
+            lines.append("Top stale docs by citations:")
+            lines += [f"  {d.title}: {d.citations} citations, {d.age_days} days old" for d in self.top_stale]
+        if self.refused_questions:
+            lines.append("Refused questions:")
+            lines += [f"  {q}" for q in self.refused_questions]
+        if self.failures:
+            lines.append("Job failures:")
+            lines += [f"  {f.job} at {f.at:%Y-%m-%d %H:%M}: {f.error}" for f in self.failures]
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "week": self.week,
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat(),
+            "figures": {f.key: f.to_json() for f in self.figures},
+            "top_stale": [d.__dict__ for d in self.top_stale],
+            "refused_questions": self.refused_questions,
+            "failures": [{"job": f.job, "error": f.error, "at": f.at.isoformat()} for f in self.failures],
+        }
+
+    def blocks(self) -> list[dict[str, Any]]:
+        """Block Kit: a header, figures as two-column fields (readable on a phone), then the lists."""
+        blocks: list[dict[str, Any]] = [
+            {"type": "header", "text": {"type": "plain_text", "text": f"📊 bestbefore weekly digest · {self.week}"}},
+            {
+                "type": "context",
+                "elements": [
+                    {"type": "mrkdwn", "text": f"{self.since:%a %d %b} – {self.until:%a %d %b %Y} · vs the week before"}
+                ],
+            },
+        ]
+        fields = [_field(f) for f in self.figures]
+        for start in range(0, len(fields), 10):  # Slack allows 10 fields per section
+            blocks.append({"type": "section", "fields": fields[start : start + 10]})
+        if self.top_stale:
+            lines = [
+                f"• {_link(d.title, d.url)} — cited {d.citations}× · {d.age_days} d old (limit {d.threshold_days} d)"
+                for d in self.top_stale
+            ]
+            blocks += [{"type": "divider"}, _section("*Stale docs people still read*\n" + "\n".join(lines))]
+        if self.refused_questions:
+            lines = [f"• {escape(_clip(q, 150))}" for q in self.refused_questions]
+            blocks.append(_section("*Questions the docs could not answer*\n" + "\n".join(lines)))
+        if self.failures:
+            lines = [f"• `{f.job}` {f.at:%a %H:%M}: {escape(_clip(f.error, 200))}" for f in self.failures]
+            blocks.append(_section("*Job failures* :warning:\n" + "\n".join(lines)))
+        return blocks
+
+
+def build_digest(
+    week: str,
+    since: datetime,
+    until: datetime,
+    *,
+    current: LedgerStats,
+    previous: LedgerStats,
+    refresh: RefreshFigures,
+    refresh_before: RefreshFigures,
+    top_stale: Sequence[StaleDocLine] = (),
+    failures: Sequence[JobFailure] = (),
+    failures_before: int = 0,
+) -> Digest:
+    """Every figure the issue asks for, with last week's value beside it."""
+    cur, prev = current, previous
+
+    def pick(stats: LedgerStats, name: str) -> float | None:
+        total = stats.latency.get("total")
+        return getattr(total, name) if total else None
+
+    def per_answer(stats: LedgerStats) -> float | None:
+        return stats.cost_usd / stats.questions if stats.questions else None
+
+    def votes(stats: LedgerStats) -> int:
+        return stats.quality.votes_up + stats.quality.votes_down
+
+    q, pq = cur.quality, prev.quality
+    figures = [
+        Figure("questions", "Questions", "count", cur.questions, prev.questions, "up"),
+        Figure("unique_askers", "Unique askers", "count", cur.unique_askers, prev.unique_askers, "up"),
+        Figure("latency_p50_ms", "Latency p50", "ms", pick(cur, "p50_ms"), pick(prev, "p50_ms"), "down"),
+        Figure("latency_p95_ms", "Latency p95", "ms", pick(cur, "p95_ms"), pick(prev, "p95_ms"), "down"),
+        Figure("cost_usd", "Total cost", "usd", cur.cost_usd, prev.cost_usd, "down"),
+        Figure("cost_per_answer_usd", "Cost per answer", "usd", per_answer(cur), per_answer(prev), "down"),
+        Figure("refusal_rate", "Refusal rate", "rate", q.refusal_rate, pq.refusal_rate, "down"),
+        Figure(
+            "thumbs_up_rate",
+            "👍 rate",
+            "rate",
+            q.thumbs_up_rate,
+            pq.thumbs_up_rate,
+            "up",
+            note=f"{votes(cur)} vote{'s' if votes(cur) != 1 else ''}",
+        ),  # fmt: skip
+        Figure("stale_answer_rate", "Stale-answer rate", "rate", q.stale_rate, pq.stale_rate, "down"),
+        Figure("zero_hit_retrievals", "Zero-hit retrievals", "count", q.zero_hit, pq.zero_hit, "down"),
+        Figure("cache_hit_rate", "Cache hit rate", "rate", cur.cache_hit_rate, prev.cache_hit_rate, "up"),
+        Figure("refresh_runs", "Refresh runs", "count", refresh.runs, refresh_before.runs),
+        Figure("docs_changed", "Docs changed", "count", refresh.docs_changed, refresh_before.docs_changed),
+        Figure("chunks_embedded", "Chunks embedded", "count", refresh.chunks_embedded, refresh_before.chunks_embedded),
+        Figure("refresh_failures", "Refresh failures", "count", refresh.failures, refresh_before.failures, "down"),
+        Figure("job_failures", "Job failures", "count", len(failures), failures_before, "down"),
+    ]
+    return Digest(
+        week=week,
+        since=since,
+        until=until,
+        figures=figures,
+        top_stale=list(top_stale)[:MAX_STALE],
+        refused_questions=list(cur.refused_sample)[:MAX_REFUSED],
+        failures=list(failures)[-MAX_FAILURES:],
+    )
+
+
+def format_value(value: float | None, kind: Kind) -> str:
+    if value is None:
+        return "–"
+    if kind == "rate":
+        return f"{value * 100:.1f}%"
+    if kind == "ms":
+        return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.0f} ms"
+    if kind == "usd":
+        return f"${value:.4f}" if 0 < value < 1 else f"${value:,.2f}"
+    return f"{int(value):,}"
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn escaping: user text can never ping (``<!channel>``) or forge links."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _link(title: str, url: str | None) -> str:
+    label = escape(_clip(title, 80)).replace("|", "¦")
+    return f"<{url}|{label}>" if url and "|" not in url and ">" not in url else f"*{label}*"
+
+
+def _field(figure: Figure) -> dict[str, str]:
+    note = f" ({figure.note})" if figure.note else ""
+    return {"type": "mrkdwn", "text": f"*{figure.label}*\n{figure.shown()}{note} · {figure.change()}"}
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip_block(text)}}
+
+
+def _clip_block(text: str, limit: int = 3000) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

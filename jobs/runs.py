@@ -1,0 +1,173 @@
+"""The job bodies: refresh every source, run the staleness watchdog, compose and post the weekly digest.
+
+Each takes its dependencies in :class:`JobDeps` and the time as ``now`` (an injectable clock; nothing here sleeps or
+reads the wall clock), so tests drive them directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from jobs.chart import digest_chart
+from jobs.digest import Digest, build_digest
+from jobs.nudges import NudgeLog
+from jobs.ports import JobLedger, SlackWeb
+from jobs.watchdog import CITATION_WINDOW, WatchdogReport, nudge_owners, rank_stale
+from jobs.weekly_figures import JobFailure, RefreshFigures, daily_points
+from jobs.weeks import shift_week, week_bounds
+from rag.chunking import ChunkingSettings
+from rag.config import Settings, SourceConfig
+from rag.embedding import Embedder
+from rag.errors import ConfigError
+from rag.indexing import refresh_source
+from rag.refresh import RefreshResult
+from rag.staleness import StalenessPolicy
+from rag.store import VectorStore
+
+log = logging.getLogger(__name__)
+
+
+class IndexServices(Protocol):
+    """What the jobs use of :class:`bestbefore.services.Services` (built lazily there)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def store(self) -> VectorStore: ...
+
+    @property
+    def embedder(self) -> Embedder: ...
+
+    @property
+    def chunking(self) -> ChunkingSettings: ...
+
+    @property
+    def policy(self) -> StalenessPolicy: ...
+
+
+@dataclass
+class JobDeps:
+    index: IndexServices
+    ledger: JobLedger
+    slack: SlackWeb | None = None
+    nudges: NudgeLog | None = None
+    refresh_lock: threading.Lock = field(default_factory=threading.Lock)  # one refresh at a time per process
+
+    @property
+    def settings(self) -> Settings:
+        return self.index.settings
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return ZoneInfo(self.settings.app.schedules.timezone)
+
+
+def refresh_one(
+    deps: JobDeps, source: SourceConfig, *, now: datetime, paths: Sequence[str] | None = None
+) -> RefreshResult:
+    """Refresh one source and record the run (or its failure) in the ledger. Raises after recording a failure."""
+    try:
+        with deps.refresh_lock:
+            result = refresh_source(
+                source,
+                store=deps.index.store,
+                embedder=deps.index.embedder,
+                chunking=deps.index.chunking,
+                now=now,
+                paths=paths,
+            )
+    except Exception as exc:
+        deps.ledger.record_refresh(
+            RefreshResult(source=source.name), started_at=now, error=f"{type(exc).__name__}: {exc}"
+        )
+        raise
+    deps.ledger.record_refresh(result, started_at=now)
+    return result
+
+
+def refresh_all(deps: JobDeps, now: datetime) -> list[RefreshResult]:
+    """The scheduled refresh: every source in turn; one failing source does not stop the others."""
+    results: list[RefreshResult] = []
+    failed: list[str] = []
+    for source in deps.settings.app.sources:
+        try:
+            results.append(refresh_one(deps, source, now=now))
+        except Exception as exc:
+            log.warning("scheduled refresh of %s failed: %s", source.name, exc)
+            failed.append(f"{source.name}: {type(exc).__name__}: {exc}")
+    if failed:
+        raise RuntimeError("refresh failed for " + "; ".join(failed))
+    return results
+
+
+def watchdog(deps: JobDeps, now: datetime) -> WatchdogReport:
+    """Stale docs ranked by citations in the last 30 days; DMs their owners when ``digest.nudge_owners`` is on."""
+    docs = [d.meta for d in deps.index.store.stored_docs().values()]
+    citations = deps.ledger.citations_by_doc(now - CITATION_WINDOW)
+    report = WatchdogReport(ranked=rank_stale(docs, deps.index.policy, citations, now))
+    if deps.settings.app.digest.nudge_owners and deps.slack is not None and deps.nudges is not None:
+        nudge_owners(report.ranked, slack=deps.slack, log_book=deps.nudges, now=now, report=report)
+    log.info("watchdog: %d stale docs, %d owners nudged", len(report.ranked), len(report.nudged))
+    return report
+
+
+def compose_digest(deps: JobDeps, week: str, now: datetime) -> Digest:
+    """The digest of one ISO week (figures beside the week before it), from the ledger and the index."""
+    tz = deps.timezone
+    since, until = week_bounds(week, tz)
+    before_since, before_until = week_bounds(shift_week(week, -1, tz), tz)
+    ledger = deps.ledger
+    as_of = min(now, until)
+    docs = [d.meta for d in deps.index.store.stored_docs().values()]
+    ranked = rank_stale(docs, deps.index.policy, ledger.citations_by_doc(as_of - CITATION_WINDOW, as_of), as_of)
+    return build_digest(
+        week,
+        since,
+        until - timedelta(microseconds=1),
+        current=ledger.stats(since, until),
+        previous=ledger.stats(before_since, before_until),
+        refresh=RefreshFigures.of(ledger.refresh_runs_between(since, until)),
+        refresh_before=RefreshFigures.of(ledger.refresh_runs_between(before_since, before_until)),
+        top_stale=[r.line() for r in ranked if r.citations > 0] or [r.line() for r in ranked],
+        failures=[JobFailure.of(row) for row in ledger.job_failures_between(since, until)],
+        failures_before=len(ledger.job_failures_between(before_since, before_until)),
+    )
+
+
+def chart_of(deps: JobDeps, week: str) -> bytes:
+    since, until = week_bounds(week, deps.timezone)
+    return digest_chart(daily_points(deps.ledger.stats(since, until), since, until), title=f"bestbefore {week}")
+
+
+def post_digest(deps: JobDeps, week: str, now: datetime, *, force: bool = False) -> str | None:
+    """Post the week's digest (Block Kit) and its chart in the thread; record it. None if already posted."""
+    if not force and deps.ledger.digest_posted(week):
+        log.info("digest for %s was already posted", week)
+        return None
+    if deps.slack is None:
+        raise ConfigError("Posting the digest needs SLACK_BOT_TOKEN")
+    channel = deps.settings.app.digest.channel
+    digest = compose_digest(deps, week, now)
+    response: Any = deps.slack.chat_postMessage(channel=channel, text=digest.text(), blocks=digest.blocks())
+    ts = str(response["ts"])
+    deps.ledger.record_digest_post(week, channel, ts)
+    try:
+        deps.slack.files_upload_v2(
+            channel=str(response["channel"]),
+            thread_ts=ts,
+            file=chart_of(deps, week),
+            filename=f"bestbefore-{week}.png",
+            title=f"Questions, 👍 rate and latency p95, {week}",
+            alt_txt=f"Daily questions with the thumbs-up rate, and latency p95, for {week}",
+        )
+    except Exception as exc:  # the digest is out; a missing chart is reported, not retried as a second post
+        log.warning("digest chart upload for %s failed: %s", week, exc)
+        deps.ledger.record_job_failure("digest-chart", f"{type(exc).__name__}: {exc}", at=now)
+    return ts

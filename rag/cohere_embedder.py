@@ -1,0 +1,107 @@
+"""Cohere embeddings (``/v2/embed``) and reranking (``/v2/rerank``) behind our ``Embedder`` / ``Reranker``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+from cohere.v2.client import OMIT
+
+from rag.cohere_api import CohereAPI, billed
+from rag.embedding import Embedder, EmbeddingBatch, normalise_rows
+from rag.errors import ProviderError
+from rag.generation import Reranked
+from rag.models import InputType, ProviderCall, SearchHit
+
+MAX_TEXTS_PER_CALL = 96  # Cohere's limit for one /v2/embed call
+
+
+class CohereEmbedder(Embedder):
+    """``embed-v4.0`` (configurable) float embeddings; documents and queries use their own ``input_type``.
+
+    ``dimension``: ask for this ``output_dimension`` (embed-v4.0: 256, 512, 1024 or 1536); ``None`` keeps the
+    model's default and discovers it with one probe call.
+    """
+
+    provider = "cohere"
+    batch_size = MAX_TEXTS_PER_CALL
+
+    def __init__(self, api: CohereAPI, *, model: str = "embed-v4.0", dimension: int | None = None) -> None:
+        self.api = api
+        self.model = model
+        self.id = f"cohere/{model}"
+        self._output_dimension = dimension
+        self.dimension = dimension if dimension is not None else self._discover_dimension()
+
+    def _discover_dimension(self) -> int:
+        probe = self._call(["dimension probe"], InputType.QUERY)
+        return int(probe.shape[1])
+
+    def _call(self, texts: Sequence[str], input_type: InputType) -> np.ndarray:
+        return self.embed_batch(texts, input_type=input_type, check_dimension=False).vectors
+
+    def embed_batch(
+        self, texts: Sequence[str], *, input_type: InputType, check_dimension: bool = True
+    ) -> EmbeddingBatch:
+        if len(texts) > MAX_TEXTS_PER_CALL:
+            raise ValueError(f"at most {MAX_TEXTS_PER_CALL} texts per call, got {len(texts)}")
+        dimension = self._output_dimension if self._output_dimension is not None else OMIT
+        response = self.api.call(
+            "embed",
+            lambda options: self.api.client.embed(
+                model=self.model,
+                input_type=input_type.value,
+                texts=list(texts),
+                embedding_types=["float"],
+                truncate="END",
+                output_dimension=dimension,
+                request_options=options,
+            ),
+        )
+        floats = response.embeddings.float_
+        if floats is None or len(floats) != len(texts):
+            raise ProviderError(
+                f"Cohere embed returned {0 if floats is None else len(floats)} vectors for {len(texts)} texts"
+            )
+        vectors = normalise_rows(np.asarray(floats, dtype=np.float32))
+        if check_dimension and vectors.shape[1] != self.dimension:
+            raise ProviderError(f"Cohere embed returned {vectors.shape[1]} dimensions, expected {self.dimension}")
+        units = billed(response.meta, "input_tokens")
+        tokens = int(units.get("input_tokens", 0))
+        call = ProviderCall("cohere", self.model, "embed", units)
+        return EmbeddingBatch(vectors=vectors, tokens=tokens, calls=[call])
+
+    def close(self) -> None:
+        self.api.close()
+
+
+class CohereReranker:
+    """``rerank-v3.5`` (configurable) over the fused candidates; ``rerank_score`` and ``score`` are its relevance."""
+
+    def __init__(self, api: CohereAPI, *, model: str = "rerank-v3.5") -> None:
+        self.api = api
+        self.model = model
+        self.id = f"cohere/{model}"
+
+    def rerank(self, query: str, hits: Sequence[SearchHit], *, top_n: int) -> Reranked:
+        if not hits:
+            return Reranked(hits=[])
+        documents = [f"{hit.doc.title}\n{hit.chunk.text}" for hit in hits]
+        response = self.api.call(
+            "rerank",
+            lambda options: self.api.client.rerank(
+                model=self.model,
+                query=query,
+                documents=documents,
+                top_n=min(top_n, len(documents)),
+                request_options=options,
+            ),
+        )
+        ranked = [
+            replace(hits[result.index], score=result.relevance_score, rerank_score=result.relevance_score)
+            for result in response.results
+            if 0 <= result.index < len(hits)
+        ]
+        call = ProviderCall("cohere", self.model, "rerank", billed(response.meta, "search_units"))
+        return Reranked(hits=ranked, calls=(call,))
