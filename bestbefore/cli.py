@@ -128,10 +128,12 @@ def refresh(
 
 
 def _refresh_command(ctx: typer.Context, source: str | None, *, full: bool, as_json: bool) -> None:
+    started = utcnow()
     try:
         result = run_refresh(ctx, source, full=full, as_json=as_json)
     except BestBeforeError as exc:
         raise fail(exc) from exc
+    services_of(ctx).ledger.record_refresh(result, started_at=started)  # refresh runs show in the weekly digest
     if as_json:
         emit_json(result.to_json())
     else:
@@ -221,7 +223,10 @@ def serve(
     from bestbefore.jobs_setup import start_jobs
     from bestbefore.serve import run_server  # slack-bolt and uvicorn load only for this command
 
+    from bot.app import web_client
+
     try:
+        web_client(services_of(ctx).settings)  # a missing Slack token is reported before anything starts
         job_runtime = start_jobs(services_of(ctx), start=jobs)  # POST /hooks/refresh is served either way
         try:
             routes = [*dashboard_routes(services_of(ctx)), job_runtime.webhook_route]

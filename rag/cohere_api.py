@@ -90,7 +90,10 @@ class CohereAPI:
                 wait = min(self.policy.max_backoff, self.policy.backoff * 2 ** (attempt - 1))
                 wait *= 1 + (random.random() - 0.5) * 0.4
             elapsed = time.monotonic() - started
-            if elapsed + wait >= self.policy.deadline:
+            reserve = min(1.0, self.policy.deadline / 4)  # kept for the attempt that follows a wait
+            room = self.policy.deadline - elapsed - reserve
+            wait = min(wait, room)
+            if room <= 0:
                 raise ProviderUnavailableError(
                     f"Cohere {operation} unavailable: {reason} after {attempt} attempt(s) in {elapsed:.1f}s "
                     f"(deadline {self.policy.deadline:g}s)"

@@ -123,7 +123,9 @@ def load_beir(folder: Path, split: str = "test") -> BeirDataset:
     all_queries = {str(row["_id"]): str(row.get("text") or "") for row in _jsonl(_find(folder, "queries.jsonl"))}
     missing = [q for q in qrels if q not in all_queries]
     if missing:
-        raise DatasetError(f"{qrels_path}: {len(missing)} judged queries are not in queries.jsonl (e.g. {missing[0]!r})")
+        raise DatasetError(
+            f"{qrels_path}: {len(missing)} judged queries are not in queries.jsonl (e.g. {missing[0]!r})"
+        )
     queries = {q: all_queries[q] for q in qrels}
     return BeirDataset(corpus=corpus, queries=queries, qrels=qrels, split=split)
 

@@ -41,7 +41,9 @@ def recall_at_k(ranking: list[str], relevant: Mapping[str, int], k: int) -> floa
     return len(wanted.intersection(ranking[:k])) / len(wanted)
 
 
-def evaluate_run(run: Run, qrels: Qrels, *, ndcg_k: tuple[int, ...] = (10,), recall_k: tuple[int, ...] = (10, 100)) -> dict[str, float]:
+def evaluate_run(
+    run: Run, qrels: Qrels, *, ndcg_k: tuple[int, ...] = (10,), recall_k: tuple[int, ...] = (10, 100)
+) -> dict[str, float]:
     """Mean metrics over the judged queries: keys like ``ndcg@10``, ``recall@10``, ``recall@100``."""
     judged = [q for q, rel in qrels.items() if any(g > 0 for g in rel.values())]
     names = [f"ndcg@{k}" for k in ndcg_k] + [f"recall@{k}" for k in recall_k]

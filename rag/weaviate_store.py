@@ -93,6 +93,7 @@ class WeaviateStore:
         self, client: weaviate.WeaviateClient, *, collection: str = "BestbeforeChunk", title_weight: float = 2.0
     ):
         self.client = client
+        self._known = False  # the chunk collection exists (cached; if another process drops it, calls fail clearly)
         self.name = collection
         self.meta_name = f"{collection}Meta"
         weight = f"{title_weight:g}"
@@ -106,6 +107,7 @@ class WeaviateStore:
                 self._create(embedder_id, dimension)
             elif stored != (embedder_id, dimension):
                 raise EmbedderMismatchError(stored[0], embedder_id)
+            self._known = True
 
     def embedder(self) -> tuple[str, int] | None:
         """(embedder id, dimension) the index was built with, or None for a new index."""
@@ -144,16 +146,23 @@ class WeaviateStore:
 
     def reset(self, embedder_id: str, dimension: int) -> None:
         with _errors("reset the index"):
+            self._known = False
             self.client.collections.delete([self.name, self.meta_name])
             self._create(embedder_id, dimension)
+            self._known = True
 
     # -- writes ------------------------------------------------------------------------------------------------
     @property
     def _chunks(self) -> Collection[Any, Any]:
         return self.client.collections.get(self.name)
 
+    def _exists(self) -> bool:
+        if not self._known:
+            self._known = self.client.collections.exists(self.name)
+        return self._known
+
     def _require_collection(self) -> None:
-        if not self.client.collections.exists(self.name):
+        if not self._exists():
             raise StoreError(f"Weaviate has no collection {self.name!r} yet: run `bestbefore ingest` first")
 
     def replace_doc(self, doc_id: str, records: Sequence[ChunkRecord]) -> None:
@@ -180,7 +189,7 @@ class WeaviateStore:
     def delete_docs(self, doc_ids: Sequence[str]) -> int:
         deleted = 0
         with _errors("delete documents"):
-            if not doc_ids or not self.client.collections.exists(self.name):
+            if not doc_ids or not self._exists():
                 return 0
             for part in _parts(list(doc_ids), IN_LIST):
                 while True:
@@ -218,7 +227,7 @@ class WeaviateStore:
     def stored_docs(self, source: str | None = None) -> dict[str, StoredDoc]:
         docs: dict[str, StoredDoc] = {}
         with _errors("list stored documents"):
-            if not self.client.collections.exists(self.name):
+            if not self._exists():
                 return docs
             rows: list[dict[str, Any]] = []
             for obj in self._chunks.iterator(return_properties=[*META_PROPS, "chunk_id", "chunk_hash", "ordinal"]):
@@ -234,7 +243,7 @@ class WeaviateStore:
     def vectors_by_chunk_hash(self, chunk_hashes: Sequence[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
         with _errors("look up vectors"):
-            if not chunk_hashes or not self.client.collections.exists(self.name):
+            if not chunk_hashes or not self._exists():
                 return found
             for part in _parts(list(dict.fromkeys(chunk_hashes)), IN_LIST):
                 where = Filter.by_property("chunk_hash").contains_any(part)
@@ -258,7 +267,7 @@ class WeaviateStore:
             return []
         query_vector = np.asarray(vector, dtype=np.float32).reshape(-1)
         with _errors("search"):
-            if not self.client.collections.exists(self.name):
+            if not self._exists():
                 return []
             response = self._chunks.query.hybrid(
                 query=query,
@@ -290,7 +299,7 @@ class WeaviateStore:
 
     def count_chunks(self) -> int:
         with _errors("count chunks"):
-            if not self.client.collections.exists(self.name):
+            if not self._exists():
                 return 0
             return int(self._chunks.aggregate.over_all(total_count=True).total_count or 0)
 

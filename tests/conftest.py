@@ -109,7 +109,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in (
         "REDIS_URL", "COHERE_API_KEY", "CO_API_URL", "WEAVIATE_URL", "LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY",
         "LANGFUSE_HOST", "DATABASE_URL", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_API_URL",
-        "BESTBEFORE_CONFIG",
+        "BESTBEFORE_CONFIG", "WEAVIATE_API_KEY", "WEAVIATE_GRPC_PORT",
     ):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     return path
