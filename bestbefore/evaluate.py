@@ -28,7 +28,9 @@ PHASES = {"index": "Indexing corpus", "search": "Running queries"}
 
 
 def report_table(report: EvalReport) -> Table:
-    table = Table(title=f"Retrieval on {report.split} ({report.queries} queries, {report.docs} docs, alpha {report.alpha})")
+    table = Table(
+        title=f"Retrieval on {report.split} ({report.queries} queries, {report.docs} docs, alpha {report.alpha})"
+    )
     table.add_column("method")
     for name in ("nDCG@10", "Recall@10", "Recall@100"):
         table.add_column(name, justify="right")
@@ -44,7 +46,8 @@ def eval_command(
     split: Annotated[str, typer.Option("--split", help="Which qrels file to score")] = "test",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document")] = False,
     alpha: Annotated[
-        float | None, typer.Option("--alpha", min=0.0, max=1.0, help="Hybrid weight of the vector side (default: config)")
+        float | None,
+        typer.Option("--alpha", min=0.0, max=1.0, help="Hybrid weight of the vector side (default: config)"),
     ] = None,
     cache_dir: Annotated[
         Path | None, typer.Option("--cache-dir", help="Keep corpus embeddings here and reuse them on the next run")
@@ -66,6 +69,7 @@ def eval_command(
                 report = _run(dataset, store, embedder, chunking, alpha if alpha is not None else index.alpha, as_json)
             finally:
                 store.close()
+                cached_vectors = embedder.hits if isinstance(embedder, DiskCachedEmbedder) else 0
                 embedder.close()
     except BestBeforeError as exc:
         err.print(f"[red]Error:[/red] {exc}")
@@ -74,8 +78,9 @@ def eval_command(
         print(json.dumps(report.to_json(), indent=2))
     else:
         console.print(report_table(report))
+        reused = f", {cached_vectors} of them from the cache" if cached_vectors else ""
         console.print(
-            f"{report.chunks} chunks ({report.embedded_chunks} embedded) in {report.index_seconds:.1f}s; "
+            f"{report.chunks} chunks indexed in {report.index_seconds:.1f}s ({report.embedded_chunks} embedded{reused}); "
             f"queries in {report.search_seconds:.1f}s"
         )
 

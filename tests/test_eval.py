@@ -20,13 +20,19 @@ from rag.sqlite_store import SQLiteStore
 SCIFACT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "scifact"
 
 CORPUS = {
-    "sourdough": ("Sourdough starter care", "Feed the sourdough starter with flour and water every day to keep the yeast alive."),
+    "sourdough": (
+        "Sourdough starter care",
+        "Feed the sourdough starter with flour and water every day to keep the yeast alive.",
+    ),
     "bicycle": ("Bicycle tyre repair", "To fix a punctured bicycle tyre, remove the inner tube and patch the hole."),
     "tax": ("Filing income tax", "Income tax returns are filed once a year with receipts for deductible expenses."),
     "volcano": ("Volcanic eruptions", "Magma rises through the crust and erupts from a volcano as lava and ash."),
     "chess": ("Chess openings", "The Sicilian defence is a chess opening that answers the king pawn move."),
     "garden": ("Tomato gardening", "Tomato plants need full sun, deep watering and a stake to climb."),
-    "whales": ("Whale migration", "Humpback whales migrate thousands of kilometres between feeding and breeding waters."),
+    "whales": (
+        "Whale migration",
+        "Humpback whales migrate thousands of kilometres between feeding and breeding waters.",
+    ),
     "coffee": ("Espresso brewing", "Espresso is brewed by forcing hot water through finely ground coffee beans."),
     "python": ("Python packaging", "A pyproject file declares the build backend and dependencies of a Python package."),
     "glacier": ("Glacier retreat", "Glaciers retreat when summer melting exceeds the winter snowfall that feeds them."),
@@ -132,7 +138,9 @@ def test_every_chunk_starts_with_its_title_and_long_docs_count_once(tmp_path: Pa
     folder = write_beir(tmp_path / "beir")
     long_text = " ".join(["Feed the sourdough starter daily."] * 80)  # several chunks of one doc
     (folder / "corpus.jsonl").write_text(
-        (folder / "corpus.jsonl").read_text() + json.dumps({"_id": "long", "title": "Starter diary", "text": long_text}) + "\n"
+        (folder / "corpus.jsonl").read_text()
+        + json.dumps({"_id": "long", "title": "Starter diary", "text": long_text})
+        + "\n"
     )
     dataset = load_beir(folder, "test")
     store = SQLiteStore(tmp_path / "index.sqlite")
@@ -180,6 +188,8 @@ def test_real_scifact_loads_and_bm25_finds_judged_abstracts(tmp_path: Path) -> N
         qrels={q: dataset.qrels[q] for q in keep_queries},
         split="test",
     )
-    report = evaluate_dataset(subset, SQLiteStore(tmp_path / "i.sqlite"), HashingEmbedder(), ChunkingSettings(), alpha=0.5)
+    report = evaluate_dataset(
+        subset, SQLiteStore(tmp_path / "i.sqlite"), HashingEmbedder(), ChunkingSettings(), alpha=0.5
+    )
     assert report.metrics["bm25"]["ndcg@10"] > 0.6
     assert report.metrics["bm25"]["recall@100"] > 0.9
