@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.slack_fake import FakeSlack
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 HANDBOOK_BUNDLE = SHARED_DATA / "handbook" / "handbook.bundle"
@@ -123,3 +125,11 @@ def handbook_clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("handbook") / "handbook"
     subprocess.run(["git", "clone", "-q", str(HANDBOOK_BUNDLE), str(target)], check=True)
     return target
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    """A fake Slack Web API on a free port that records every call (tests/slack_fake.py)."""
+    fake = FakeSlack().start()
+    yield fake
+    fake.stop()

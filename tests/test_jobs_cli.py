@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,13 +20,6 @@ from tests.jobs_support import seed_answer, write_docs
 from tests.slack_fake import BOT_TOKEN, FakeSlack
 
 W47 = datetime(2026, 11, 16, tzinfo=UTC)
-
-
-@pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack().start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture

@@ -22,13 +22,6 @@ W47 = datetime(2026, 11, 16, tzinfo=UTC)  # Monday of 2026-W47
 POSTED_AT = datetime(2026, 11, 23, 9, 0, 5, tzinfo=UTC)
 
 
-@pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack().start()
-    yield fake
-    fake.stop()
-
-
 def seed(deps: JobDeps) -> None:
     ledger = ledger_of(deps)
     # week 46: two answers, one vote (up)

@@ -26,13 +26,6 @@ TZ = UTC
 
 
 @pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 def deps(tmp_path: Path, home: Path, slack: FakeSlack) -> Iterator[JobDeps]:
     deps = make_deps(tmp_path, slack=WebClient(token=BOT_TOKEN, base_url=slack.url))
     yield deps

@@ -21,11 +21,9 @@ ALICE = {"id": "U0ALICE01", "name": "alice"}
 
 
 @pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack().start()
-    fake.users_by_email["alice@example.com"] = ALICE
-    yield fake
-    fake.stop()
+def slack(slack: FakeSlack) -> FakeSlack:
+    slack.users_by_email["alice@example.com"] = ALICE
+    return slack
 
 
 @pytest.fixture

@@ -29,9 +29,6 @@ from rag.readers import (
 )
 from rag.sources import SourceScan, glob_match, join_url, normalise_text, scan_source, source_hash
 
-HANDBOOK_BUNDLE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "handbook" / "handbook.bundle"
-
-
 # --- helpers ----------------------------------------------------------------------------------
 
 
@@ -478,22 +475,13 @@ def test_not_a_git_folder_gives_no_dates(tmp_path: Path) -> None:
 DATE_FIELDS = ("last_reviewed", "updated", "date")
 
 
-@pytest.fixture(scope="module")
-def handbook(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not HANDBOOK_BUNDLE.exists():
-        pytest.skip(f"{HANDBOOK_BUNDLE} not found (the shared data folder sits beside the project)")
-    target = tmp_path_factory.mktemp("handbook") / "handbook"
-    subprocess.run(["git", "clone", "-q", str(HANDBOOK_BUNDLE), str(target)], check=True)
-    return target
-
-
 def front_matter(path: Path) -> dict[str, Any]:
     meta, _ = split_front_matter(path.read_text(encoding="utf-8"))
     return meta
 
 
-def test_handbook_dates_match_git(handbook: Path) -> None:
-    pages = handbook / "pages"
+def test_handbook_dates_match_git(handbook_clone: Path) -> None:
+    pages = handbook_clone / "pages"
     files = sorted(p.relative_to(pages).as_posix() for p in pages.rglob("*") if p.is_file())
     assert len(files) == 246 and all(f.endswith(".md") for f in files)
     metas = {rel: front_matter(pages / rel) for rel in files}
@@ -521,8 +509,8 @@ def test_handbook_dates_match_git(handbook: Path) -> None:
     assert max(d.updated_at for d in result.documents if d.updated_at) < datetime(2025, 3, 1, tzinfo=UTC)
 
 
-def test_handbook_titles_and_sample_by_paths(handbook: Path) -> None:
-    pages = handbook / "pages"
+def test_handbook_titles_and_sample_by_paths(handbook_clone: Path) -> None:
+    pages = handbook_clone / "pages"
     full = by_path(scan_source(SourceConfig(name="handbook", path=pages)))
     for doc in full.values():
         assert doc.title == front_matter(pages / doc.path)["title"]
