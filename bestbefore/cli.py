@@ -222,7 +222,6 @@ def serve(
     from bestbefore.dashboard import dashboard_routes
     from bestbefore.jobs_setup import start_jobs
     from bestbefore.serve import run_server  # slack-bolt and uvicorn load only for this command
-
     from bot.app import web_client
 
     try:

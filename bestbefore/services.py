@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from bestbefore import backends
 from rag.answer import AnswerRecorder, RagPipeline
 from rag.chunking import ChunkingSettings
-from rag.cohere_api import CohereAPI
 from rag.config import Settings, ttl_seconds
 from rag.costs import PriceTable
 from rag.embedding import Embedder
@@ -23,7 +23,6 @@ from rag.extractive import ExtractiveGenerator
 from rag.feedback import FeedbackStore
 from rag.generation import Generator, Reranker
 from rag.indexing import chunking_settings
-from rag.langfuse_tracing import LangfuseRecorder
 from rag.ledger import QueryLedger
 from rag.local_embedder import make_local_embedder
 from rag.metrics import AnswerMetrics
@@ -31,6 +30,10 @@ from rag.privacy import Privacy
 from rag.sqlite_store import SQLiteStore
 from rag.staleness import StalenessPolicy
 from rag.store import VectorStore
+
+if TYPE_CHECKING:  # loaded only when configured
+    from rag.cohere_api import CohereAPI
+    from rag.langfuse_tracing import LangfuseRecorder
 
 
 def build_embedder(settings: Settings, cohere: CohereAPI | None = None) -> Embedder:
@@ -83,6 +86,8 @@ def build_langfuse(settings: Settings, prices: PriceTable, metrics: AnswerMetric
     public, secret, host = settings.langfuse_public_key, settings.langfuse_secret_key, settings.langfuse_host
     if public is None or secret is None or not host:
         return None
+    from rag.langfuse_tracing import LangfuseRecorder
+
     return LangfuseRecorder(
         public_key=public.get_secret_value(),
         secret_key=secret.get_secret_value(),

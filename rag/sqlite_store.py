@@ -42,6 +42,10 @@ INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0');
 """
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+# How many chunks each side (BM25, vector) contributes to the fusion. Tuned on SciFact train (docs/benchmarks.md):
+# deeper lists make the min-max normalisation steadier (+0.01 nDCG@10 over 50) and cost ~nothing, since FTS5
+# scores every match anyway and the vector side is a partial sort.
+FUSION_DEPTH = 300
 STOPWORDS = frozenset(
     "a an and are as at be but by can do does for from has have how i if in is it its me my of on or our "
     "should so than that the their then there these this to was we what when where which who why will with "
@@ -348,7 +352,7 @@ class SQLiteStore:
         alpha: float = 0.5,
         where: SearchFilter | None = None,
     ) -> list[SearchHit]:
-        depth = max(limit, 50)
+        depth = max(limit, FUSION_DEPTH)
         lexical = self.bm25_search(query, limit=depth, where=where) if alpha < 1.0 else {}
         dense = self.vector_search(vector, limit=depth, where=where) if alpha > 0.0 else {}
         fused = relative_score_fusion(
