@@ -78,10 +78,10 @@ def eval_command(
         print(json.dumps(report.to_json(), indent=2))
     else:
         console.print(report_table(report))
-        reused = f", {cached_vectors} of them from the cache" if cached_vectors else ""
+        cache = f"; {cached_vectors} vectors (chunks and queries) came from --cache-dir" if cached_vectors else ""
         console.print(
-            f"{report.chunks} chunks indexed in {report.index_seconds:.1f}s ({report.embedded_chunks} embedded{reused}); "
-            f"queries in {report.search_seconds:.1f}s"
+            f"{report.chunks} chunks indexed in {report.index_seconds:.1f}s, "
+            f"{report.queries} queries run in {report.search_seconds:.1f}s{cache}"
         )
 
 

