@@ -1,7 +1,8 @@
 """The query ledger: the local source of truth for every answer, vote, refresh run, job run and digest post.
 
 SQLite file in the data dir by default; PostgreSQL (``postgresql+psycopg://…``) when several bot replicas share
-it. One transaction per answer. It implements :class:`rag.answer.AnswerRecorder` and
+it. Answers are queued and written by a background thread in batches (reads flush the queue first, close()
+writes what is left), so the answer path never waits for the database. It implements :class:`rag.answer.AnswerRecorder` and
 :class:`rag.feedback.FeedbackStore`; votes are passed on to the registered :class:`rag.feedback.FeedbackListener`
 objects (metrics, Langfuse) after they are stored.
 """
@@ -9,6 +10,7 @@ objects (metrics, Langfuse) after they are stored.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -88,6 +90,8 @@ class QueryLedger:
         self.listeners: list[FeedbackListener] = list(listeners)
         self.clock = clock
         self._lock = threading.Lock()
+        self.write_errors = 0
+        self._pending: queue.Queue[tuple[Answer, AskContext] | None] = queue.Queue()
         try:
             self.engine = open_engine(url)
             with self.engine.begin() as conn:
@@ -96,10 +100,16 @@ class QueryLedger:
                 self.applied_migrations = migrate(conn)
         except SQLAlchemyError as exc:
             raise StoreError(f"Cannot open the query ledger at {make_url(url).render_as_string()}: {exc}") from exc
+        self._writer = threading.Thread(target=self._write_answers, name="ledger-writer", daemon=True)
+        self._writer.start()
 
     # -- answers -------------------------------------------------------------------------------------------------
 
     def record_answer(self, answer: Answer, context: AskContext) -> None:
+        """Queue the answer; the writer thread turns it into rows and writes it (the answer path never waits)."""
+        self._pending.put((answer, context))
+
+    def _rows(self, answer: Answer, context: AskContext) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         at = utc(answer.created_at or self.clock())
         costs = [self.prices.cost(call) for call in answer.provider_calls]
         timings = answer.timings_ms
@@ -149,14 +159,11 @@ class QueryLedger:
              "operation": c.call.operation, "units": dict(c.call.units), "cost_usd": c.usd, "priced": c.priced}
             for c in costs
         ]  # fmt: skip
-        with self.engine.begin() as conn:
-            conn.execute(answers.insert().values(**row))
-            if calls:
-                conn.execute(provider_calls.insert(), calls)
+        return row, calls
 
     def answer(self, answer_id: str) -> dict[str, Any] | None:
         """The stored row of one answer (for tests, the dashboard and support)."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(select(answers).where(answers.c.id == answer_id)).mappings().first()
             if row is None:
                 return None
@@ -177,7 +184,7 @@ class QueryLedger:
 
     def link_message(self, answer_id: str, channel: str, message_ts: str) -> None:
         key = and_(answer_messages.c.channel == channel, answer_messages.c.message_ts == message_ts)
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             if conn.execute(select(answer_messages.c.answer_id).where(key)).first() is None:
                 conn.execute(
                     answer_messages.insert().values(channel=channel, message_ts=message_ts, answer_id=answer_id)
@@ -187,7 +194,7 @@ class QueryLedger:
 
     def answer_for_message(self, channel: str, message_ts: str) -> str | None:
         key = and_(answer_messages.c.channel == channel, answer_messages.c.message_ts == message_ts)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             found: str | None = conn.execute(select(answer_messages.c.answer_id).where(key)).scalar()
             return found
 
@@ -210,7 +217,7 @@ class QueryLedger:
 
     def _upsert_vote(self, vote: Vote) -> None:
         key = and_(votes.c.answer_id == vote.answer_id, votes.c.user_id == vote.user)
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             existing = conn.execute(select(votes.c.value).where(key)).first()
             if existing is None:
                 if vote.value == 0:
@@ -229,13 +236,13 @@ class QueryLedger:
         query = select(votes.c.user_id, votes.c.value).where(
             votes.c.answer_id == answer_id, votes.c.retracted.is_(False)
         )
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return {user: int(value) for user, value in conn.execute(query)}
 
     # -- refresh runs, job runs, digests -------------------------------------------------------------------------
 
     def record_refresh(self, result: RefreshResult, *, started_at: datetime, error: str | None = None) -> None:
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(
                 refresh_runs.insert().values(
                     source=result.source,
@@ -249,7 +256,7 @@ class QueryLedger:
 
     def refresh_runs(self, limit: int = 20) -> list[dict[str, Any]]:
         query = select(refresh_runs).order_by(refresh_runs.c.started_at.desc(), refresh_runs.c.id.desc()).limit(limit)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [_with_utc(dict(row)) for row in conn.execute(query).mappings()]
 
     def record_job_run(
@@ -262,7 +269,7 @@ class QueryLedger:
         error: str | None = None,
         detail: dict[str, Any] | None = None,
     ) -> None:
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(
                 job_runs.insert().values(
                     job=job,
@@ -281,7 +288,7 @@ class QueryLedger:
         query = select(job_runs).order_by(job_runs.c.started_at.desc(), job_runs.c.id.desc()).limit(limit)
         if job is not None:
             query = query.where(job_runs.c.job == job)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [_with_utc(dict(row)) for row in conn.execute(query).mappings()]
 
     def refresh_runs_between(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
@@ -291,7 +298,7 @@ class QueryLedger:
             .where(refresh_runs.c.started_at >= utc(since), refresh_runs.c.started_at < utc(until))
             .order_by(refresh_runs.c.started_at, refresh_runs.c.id)
         )
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [{**row, "started_at": utc(row["started_at"])} for row in conn.execute(query).mappings()]
 
     def job_failures_between(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
@@ -301,20 +308,20 @@ class QueryLedger:
             .where(job_runs.c.ok.is_(False), job_runs.c.started_at >= utc(since), job_runs.c.started_at < utc(until))
             .order_by(job_runs.c.started_at, job_runs.c.id)
         )
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [{**row, "started_at": utc(row["started_at"])} for row in conn.execute(query).mappings()]
 
     def record_digest_post(self, week: str, channel: str, ts: str | None) -> None:
         """Remember that the digest for ``week`` (e.g. ``2025-W07``) was posted; a second post is refused."""
         try:
-            with self.engine.begin() as conn:
+            with self._begin() as conn:
                 conn.execute(digest_posts.insert().values(week=week, channel=channel, message_ts=ts,
                                                           posted_at=self.clock()))  # fmt: skip
         except IntegrityError as exc:
             raise StoreError(f"The digest for {week} was already posted") from exc
 
     def digest_posted(self, week: str) -> bool:
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return conn.execute(select(func.count()).where(digest_posts.c.week == week)).scalar_one() > 0
 
     # -- queries ---------------------------------------------------------------------------------------------------
@@ -322,13 +329,13 @@ class QueryLedger:
     def citations_by_doc(self, since: datetime, until: datetime | None = None) -> dict[str, int]:
         """doc_id -> how many answers in the window cited it."""
         counts: Counter[str] = Counter()
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             for (sources,) in conn.execute(select(answers.c.sources).where(*self._window(since, until))):
                 counts.update({s["doc_id"] for s in sources if s.get("cited")})
         return dict(counts.most_common())
 
     def stats(self, since: datetime, until: datetime | None = None) -> LedgerStats:
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return compute_stats(conn, utc(since), utc(until or self.clock()))
 
     def _window(self, since: datetime, until: datetime | None) -> list[Any]:
@@ -337,7 +344,51 @@ class QueryLedger:
             clauses.append(answers.c.created_at < utc(until))
         return clauses
 
+    # -- the writer ------------------------------------------------------------------------------------------------
+
+    def _write_answers(self) -> None:
+        """Write queued answers in batches (one transaction per batch) until close() sends the stop marker."""
+        while True:
+            batch = [self._pending.get()]
+            while len(batch) < 200:
+                try:
+                    batch.append(self._pending.get_nowait())
+                except queue.Empty:
+                    break
+            items = [item for item in batch if item is not None]
+            try:
+                rows = [self._rows(answer, context) for answer, context in items]
+                if rows:
+                    with self.engine.begin() as conn:
+                        conn.execute(answers.insert(), [row for row, _ in rows])
+                        calls = [call for _, row_calls in rows for call in row_calls]
+                        if calls:
+                            conn.execute(provider_calls.insert(), calls)
+            except Exception:
+                self.write_errors += len(items)
+                log.exception("query ledger: %d answers could not be written", len(items))
+            finally:
+                for _ in batch:
+                    self._pending.task_done()
+            if len(items) < len(batch):
+                return
+
+    def flush(self) -> None:
+        """Wait until every answer recorded so far is in the database (reads do this first)."""
+        self._pending.join()
+
+    def _begin(self) -> Any:
+        self.flush()
+        return self.engine.begin()
+
+    def _connect(self) -> Any:
+        self.flush()
+        return self.engine.connect()
+
     def close(self) -> None:
+        if self._writer.is_alive():
+            self._pending.put(None)
+            self._writer.join(timeout=30)
         self.engine.dispose()
 
 
