@@ -215,7 +215,8 @@ def serve(
     port: Annotated[int, typer.Option("--port", "-p", help="HTTP port (/slack/events, /healthz)")] = 3000,
     host: Annotated[str, typer.Option("--host", help="Interface to listen on")] = "0.0.0.0",
     jobs: Annotated[
-        bool, typer.Option("--jobs/--no-jobs", help="Also run the scheduled jobs (off when `bestbefore jobs` runs them)")
+        bool,
+        typer.Option("--jobs/--no-jobs", help="Also run the scheduled jobs (off when `bestbefore jobs` runs them)"),
     ] = True,
 ) -> None:
     """Run the Slack bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP events on --port."""

@@ -52,7 +52,5 @@ def refresh_sources(
     total = RefreshResult(source=",".join(s.name for s in sources))
     for source in sources:
         step = (lambda done, count, name=source.name: progress(name, done, count)) if progress else None
-        total.merge(
-            refresh_source(source, store=store, embedder=embedder, chunking=chunking, now=now, progress=step)
-        )
+        total.merge(refresh_source(source, store=store, embedder=embedder, chunking=chunking, now=now, progress=step))
     return total
