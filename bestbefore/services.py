@@ -165,6 +165,7 @@ class Services:
     def pipeline(self) -> RagPipeline:
         index = self.settings.app.index
         self.store.ensure_embedder(self.embedder.id, self.embedder.dimension)  # refuse to query another model's index
+        self.embedder.warm_up()  # model load is start-up time, not the first question's embed time
         return RagPipeline(
             store=self.store,
             embedder=self.embedder,

@@ -60,6 +60,9 @@ class Embedder(ABC):
         """Embed one query; ``vectors`` has one row."""
         return self.embed([text], input_type=InputType.QUERY)
 
+    def warm_up(self) -> None:  # noqa: B027 - optional hook
+        """Load the model (or open connections) now, so the first question does not pay for it."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (sessions, pools)."""
 

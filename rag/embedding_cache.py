@@ -262,6 +262,9 @@ class CachedEmbedder(Embedder):
             self.stats.misses += result.cache_misses
         return result
 
+    def warm_up(self) -> None:
+        self.inner.warm_up()
+
     def close(self) -> None:
         self.inner.close()
         self.cache.close()

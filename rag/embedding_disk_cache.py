@@ -82,6 +82,9 @@ class DiskCachedEmbedder(Embedder):
                     found[key] = vector
         return found
 
+    def warm_up(self) -> None:
+        self.inner.warm_up()
+
     def close(self) -> None:
         self._db.close()
         self.inner.close()

@@ -79,6 +79,10 @@ class MiniLMEmbedder(Embedder):
             self._session = ort.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
             self._tokenizer = tokenizer
 
+    def warm_up(self) -> None:
+        if self._session is None:
+            self._load()
+
     def embed_batch(self, texts: Sequence[str], *, input_type: InputType) -> EmbeddingBatch:
         if self._session is None:
             self._load()
