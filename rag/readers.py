@@ -8,6 +8,7 @@ that into a :class:`rag.models.SkippedFile`.
 from __future__ import annotations
 
 import io
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -230,6 +231,9 @@ def pdf_to_text(data: bytes) -> tuple[str, str | None]:
     """PDF -> (text with pages separated by blank lines, metadata title). Raises :class:`ReadError`."""
     from pypdf import PdfReader
 
+    # pypdf logs its repair attempts ("EOF marker not found") as warnings; a damaged file is reported as a
+    # skipped file with the reason instead, so those lines would only be noise on the user's terminal.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
