@@ -152,6 +152,10 @@ def ask(
 ) -> None:
     """Answer a question from the indexed docs, with sources, their ages and a staleness warning."""
     services = services_of(ctx)
+    if services.store.count_chunks() == 0:
+        raise fail(
+            BestBeforeError("The index is empty: run `bestbefore ingest` first (sources come from bestbefore.toml)")
+        )
     try:
         answer = answer_question(
             question, services.pipeline, context=AskContext(surface="cli", sources=tuple(source) if source else None)

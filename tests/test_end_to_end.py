@@ -165,3 +165,9 @@ def test_real_handbook_answer_with_the_local_model(handbook_clone: Path, tmp_pat
     assert datetime.fromisoformat(first["updated_at"]) == expected
     # The handbook's pages are 2022-2025; with the default one-year threshold the cited ones are stale.
     assert first["stale"] and answer["stale_warning"] and first["title"] in answer["stale_warning"]
+
+
+def test_asking_an_empty_index_says_what_to_run(home: Path) -> None:
+    result = runner.invoke(app, ["-c", str(EXAMPLES / "bestbefore.toml"), "ask", "hotel?", "--json"])
+    assert result.exit_code == 1
+    assert "run `bestbefore ingest` first" in result.output
