@@ -14,7 +14,7 @@ import queue
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from sqlalchemy import Engine, and_, create_engine, event, func, select, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from rag.answer import AskContext
+from rag.answer import AskContext, utcnow
 from rag.costs import PriceTable
 from rag.errors import StoreError
 from rag.feedback import FeedbackListener, Vote
@@ -36,7 +36,7 @@ from rag.ledger_schema import (
     refresh_runs,
     votes,
 )
-from rag.ledger_stats import LedgerStats, compute_stats
+from rag.ledger_stats import LedgerStats, compute_stats, utc
 from rag.models import Answer
 from rag.privacy import Privacy, protect, scrub_secrets
 from rag.refresh import RefreshResult
@@ -46,13 +46,6 @@ log = logging.getLogger(__name__)
 STAGES = ("cache", "embed", "retrieve", "rerank", "generate", "total")
 
 
-def utc(moment: datetime) -> datetime:
-    """Aware UTC (naive values, as SQLite returns them, are UTC)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def open_engine(url: str) -> Engine:
@@ -82,7 +75,7 @@ class QueryLedger:
         prices: PriceTable | None = None,
         privacy: Privacy | str = Privacy.FULL,
         listeners: Sequence[FeedbackListener] = (),
-        clock: Callable[[], datetime] = _now,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.url = url
         self.prices = prices or PriceTable()

@@ -126,12 +126,13 @@ class LedgerStats:
         }
 
 
-def _utc(moment: datetime) -> datetime:
+def utc(moment: datetime) -> datetime:
+    """Aware UTC (naive values, as SQLite returns them, are UTC)."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _day(moment: datetime) -> str:
-    return _utc(moment).date().isoformat()
+    return utc(moment).date().isoformat()
 
 
 def compute_stats(conn: Connection, since: datetime, until: datetime) -> LedgerStats:
