@@ -40,7 +40,7 @@ PAGE = r"""<!doctype html>
 </header>
 <div id="summary"></div>
 <main>
-  <section class="chart" id="latency"><h2>Latency (ms per day)</h2><div class="legend"></div><div class="plot"></div><div class="extra"></div></section>
+  <section class="chart" id="latency"><h2>Latency (ms per day; dashed: p95 per stage)</h2><div class="legend"></div><div class="plot"></div><div class="extra"></div></section>
   <section class="chart" id="cost"><h2>Cost (USD per day, by model)</h2><div class="legend"></div><div class="plot"></div><div class="extra"></div></section>
   <section class="chart" id="quality"><h2>Quality signals (% of answers per day)</h2><div class="legend"></div><div class="plot"></div><div class="extra"></div></section>
 </main>
@@ -97,7 +97,8 @@ function lines(section, days, series, unit, fixedMax) {
   series.forEach((s, si) => {
     const color = COLORS[si % COLORS.length];
     let d = ""; s.values.forEach((v, i) => { if (v !== null) d += (d ? "L" : "M") + x(i).toFixed(1) + "," + y(v).toFixed(1); });
-    svg.appendChild(el("path", {d, fill: "none", stroke: color, "stroke-width": 2.5, "class": "series"}));
+    const style = s.dashed ? {"stroke-width": 1.5, "stroke-dasharray": "5 4"} : {"stroke-width": 2.5};
+    svg.appendChild(el("path", {d, fill: "none", stroke: color, ...style, "class": "series"}));
     s.values.forEach((v, i) => { if (v !== null) {
       const dot = el("circle", {cx: x(i), cy: y(v), r: 3.5, fill: color});
       dot.appendChild(el("title", {}, `${s.name} ${days[i]}: ${fmt(v, unit)}`)); svg.appendChild(dot); } });
@@ -141,8 +142,10 @@ function render(data) {
   kpis(data);
   const lat = data.latency_by_day, ldays = Object.keys(lat);
   const pick = (stage, p) => ldays.map(d => lat[d][stage] ? lat[d][stage][p] : null);
+  const stages = Object.keys(data.latency).filter(s => s !== "total");
   lines(document.getElementById("latency"), ldays,
-        [{name: "p50 total", values: pick("total", "p50_ms")}, {name: "p95 total", values: pick("total", "p95_ms")}], "ms");
+        [{name: "p50 total", values: pick("total", "p50_ms")}, {name: "p95 total", values: pick("total", "p95_ms")},
+         ...stages.map(stage => ({name: "p95 " + stage, values: pick(stage, "p95_ms"), dashed: true}))], "ms");
   table(document.getElementById("latency"), ["stage", "p50 ms", "p95 ms", "n"],
         Object.entries(data.latency).map(([s, v]) => [s, fmt(v.p50_ms), fmt(v.p95_ms), v.count]));
   const cdays = Object.keys(data.cost_by_day), models = Object.keys(data.cost_by_model);
