@@ -124,6 +124,7 @@ def seed_answer(
         created_at=at,
     )
     ledger.record_answer(answer, AskContext(surface="slack", user=user, channel="C1"))
+    ledger.flush()  # written by the ledger's writer thread; a CLI process under test reads the database
     if vote:
         ledger.record_vote(Vote(answer.answer_id, f"voter-{uuid.uuid4().hex[:6]}", vote, at))
     return answer.answer_id

@@ -87,4 +87,5 @@ def seed_week(ledger: QueryLedger, base: datetime = BASE) -> list[Answer]:
             )
             ledger.record_answer(answer, AskContext(surface="slack", user=f"U{n}", channel="C1", thread=f"{day}.{n}"))
             seeded.append(answer)
+    ledger.flush()  # answers are written by the ledger's writer thread; other processes read the database
     return seeded

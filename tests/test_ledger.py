@@ -196,3 +196,18 @@ def test_privacy_modes_and_secrets(tmp_path: Path, privacy: Privacy) -> None:
 def test_unreachable_database_is_a_clear_error() -> None:
     with pytest.raises(StoreError, match="Cannot open the query ledger"):
         QueryLedger("postgresql+psycopg://nobody:pw@127.0.0.1:1/none?connect_timeout=1")
+
+
+def test_answers_are_written_off_the_answer_path_and_never_lost_on_close(ledger_url: str) -> None:
+    """record_answer only queues; reads flush first, and close() writes whatever is still queued."""
+    writer = QueryLedger(ledger_url, prices=PRICES)
+    for n in range(50):
+        writer.record_answer(make_answer(f"q{n}", BASE + timedelta(seconds=n)), AskContext(surface="cli"))
+    writer.close()  # the writer thread drains the queue before the engine goes
+    reader = QueryLedger(ledger_url, prices=PRICES)
+    try:
+        assert reader.stats(BASE - timedelta(days=1), BASE + timedelta(days=1)).questions == 50
+        reader.record_answer(make_answer("late", BASE), AskContext(surface="cli"))
+        assert reader.answer("late") is not None  # a read in the same process sees its own queued answers
+    finally:
+        reader.close()
