@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from bestbefore import render
+from bestbefore.console import console, err, print_error
 from bestbefore.evaluate import eval_command
 from bestbefore.jobs_cli import digest_command, jobs_command
 from bestbefore.services import Services
@@ -29,8 +28,6 @@ app = typer.Typer(
 app.command("eval")(eval_command)
 app.command("jobs")(jobs_command)
 app.command("digest")(digest_command)
-console = Console()
-err = Console(stderr=True)
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", envvar="BESTBEFORE_CONFIG", help="Path to bestbefore.toml")
@@ -48,7 +45,7 @@ def services_of(ctx: typer.Context) -> Services:
         try:
             ctx.obj["services"] = Services(load_settings(ctx.obj["config"]))
         except BestBeforeError as exc:
-            err.print(f"[red]Error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
+            print_error(exc)
             raise typer.Exit(2) from exc
         ctx.call_on_close(ctx.obj["services"].close)
     services: Services = ctx.obj["services"]
@@ -60,7 +57,7 @@ def emit_json(data: Any) -> None:
 
 
 def fail(exc: Exception) -> typer.Exit:
-    err.print(f"[red]Error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
+    print_error(exc)
     return typer.Exit(1)
 
 

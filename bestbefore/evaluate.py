@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bestbefore.console import console, err, print_error
 from bestbefore.services import build_embedder
 from rag.chunking import ChunkingSettings
 from rag.config import load_settings
@@ -22,8 +22,6 @@ from rag.errors import BestBeforeError
 from rag.evaluation import METHODS, BeirDataset, EvalReport, evaluate_dataset, load_beir
 from rag.sqlite_store import SQLiteStore
 
-console = Console()
-err = Console(stderr=True)
 PHASES = {"index": "Indexing corpus", "search": "Running queries"}
 
 
@@ -72,7 +70,7 @@ def eval_command(
                 cached_vectors = embedder.hits if isinstance(embedder, DiskCachedEmbedder) else 0
                 embedder.close()
     except BestBeforeError as exc:
-        err.print(f"[red]Error:[/red] {exc}")
+        print_error(exc)
         raise typer.Exit(1) from exc
     if as_json:
         print(json.dumps(report.to_json(), indent=2))

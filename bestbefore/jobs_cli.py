@@ -9,17 +9,14 @@ import threading
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from bestbefore.console import console, err, print_error
 from bestbefore.jobs_setup import job_deps, start_jobs
 from bestbefore.services import Services
 from jobs import runs
 from jobs.weeks import reported_week, week_bounds, week_of
 from rag.answer import utcnow
 from rag.errors import BestBeforeError
-
-console = Console()
-err = Console(stderr=True)
 
 
 def _services(ctx: typer.Context) -> Services:
@@ -36,7 +33,7 @@ def jobs_command(ctx: typer.Context) -> None:
     try:
         runtime = start_jobs(services)
     except BestBeforeError as exc:
-        err.print(f"[red]Error:[/red] {exc}")
+        print_error(exc)
         raise typer.Exit(1) from exc
     for name, when in runtime.scheduler.next_runs().items():
         err.print(f"{name}: next run {when:%Y-%m-%d %H:%M %Z}" if when else f"{name}: never")
@@ -75,7 +72,7 @@ def digest_command(
             return
         digest = runs.compose_digest(deps, chosen, now)
     except BestBeforeError as exc:
-        err.print(f"[red]Error:[/red] {exc}")
+        print_error(exc)
         raise typer.Exit(1) from exc
     if as_json:
         print(json.dumps(digest.to_json(), indent=2, ensure_ascii=False, default=str))
