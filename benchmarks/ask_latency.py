@@ -30,15 +30,15 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer import RagPipeline, answer_question
-from rag.chunking import ChunkingSettings, chunk_hash, chunk_id
+from rag.answer.extractive import ExtractiveGenerator
+from rag.answer.pipeline import RagPipeline, answer_question
 from rag.config import IndexConfig
-from rag.evaluation import corpus_documents, load_beir
-from rag.extractive import ExtractiveGenerator
-from rag.local_embedder import MiniLMEmbedder
+from rag.evaluation.beir import corpus_documents, load_beir
+from rag.index.refresh import apply_refresh, plan_refresh
+from rag.index.sqlite_store import SQLiteStore
+from rag.ingest.chunking import ChunkingSettings, chunk_hash, chunk_id
 from rag.models import Chunk, ChunkRecord, DateOrigin, DocMeta
-from rag.refresh import apply_refresh, plan_refresh
-from rag.sqlite_store import SQLiteStore
+from rag.providers.local_embedder import MiniLMEmbedder
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "scifact"
 WORK = Path("/tmp/bestbefore-bench")

@@ -19,9 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from rag.embedding import Embedder
-from rag.embedding_cache import CachedEmbedder, LruEmbeddingCache, RedisEmbeddingCache
-from rag.local_embedder import MiniLMEmbedder
+from rag.providers.embedding import Embedder
+from rag.providers.embedding_cache import CachedEmbedder, LruEmbeddingCache, RedisEmbeddingCache
+from rag.providers.local_embedder import MiniLMEmbedder
 
 QUERIES = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact" / "queries.jsonl"
 DAY = 24 * 3600

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rag.embedding import Embedder, EmbeddingBatch, normalise_rows
 from rag.models import InputType
+from rag.providers.embedding import Embedder, EmbeddingBatch, normalise_rows
 
 
 def _weight_label(weight: float) -> str:

@@ -23,14 +23,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rag.cohere_api import CohereAPI, RetryPolicy  # noqa: E402
-from rag.cohere_embedder import CohereEmbedder  # noqa: E402
 from rag.errors import ProviderUnavailableError  # noqa: E402
-from rag.local_embedder import HashingEmbedder  # noqa: E402
+from rag.index.sqlite_store import SQLiteStore  # noqa: E402
+from rag.index.store import VectorStore  # noqa: E402
+from rag.index.weaviate_store import WeaviateStore, connect_weaviate  # noqa: E402
 from rag.models import Chunk, ChunkRecord, DateOrigin, DocMeta, InputType  # noqa: E402
-from rag.sqlite_store import SQLiteStore  # noqa: E402
-from rag.store import VectorStore  # noqa: E402
-from rag.weaviate_store import WeaviateStore, connect_weaviate  # noqa: E402
+from rag.providers.cohere_api import CohereAPI, RetryPolicy  # noqa: E402
+from rag.providers.cohere_embedder import CohereEmbedder  # noqa: E402
+from rag.providers.local_embedder import HashingEmbedder  # noqa: E402
 from tests.cohere_fake import FakeCohereServer  # noqa: E402
 from tests.weaviate_fake import FakeWeaviateServer  # noqa: E402
 

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.chunking import ChunkingSettings, chunk_document
-from rag.embedding import Embedder, EmbeddingBatch, normalise_rows
+from rag.index.refresh import apply_refresh, plan_refresh
+from rag.index.sqlite_store import SQLiteStore
+from rag.ingest.chunking import ChunkingSettings, chunk_document
 from rag.models import DateOrigin, Document, InputType
-from rag.refresh import apply_refresh, plan_refresh
-from rag.sqlite_store import SQLiteStore
+from rag.providers.embedding import Embedder, EmbeddingBatch, normalise_rows
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 DIMENSION = 384

@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/refresh_handbook.py [--no-langchain]
 
 The handbook bundle is cloned into a temporary folder. Every step edits the files on disk and then scans the
-folder with ``rag.sources.scan_source`` (read, parse front matter, normalise, sha256, one ``git log`` pass for
+folder with ``rag.ingest.sources.scan_source`` (read, parse front matter, normalise, sha256, one ``git log`` pass for
 dates): full build; nothing changed; one word changed in 1 % of pages; 1 % deleted; 1 % given an ``owner:`` in
 their front matter (not text). Zero-cost embedder; default chunking (200 tokens, 30 overlap).
 """
@@ -20,10 +20,10 @@ from pathlib import Path
 
 from refresh_bench import Step, floor_seconds, markdown_table, run_all
 
-from rag.chunking import ChunkingSettings
 from rag.config import SourceConfig
+from rag.ingest.chunking import ChunkingSettings
+from rag.ingest.sources import scan_source
 from rag.models import Document
-from rag.sources import scan_source
 
 BUNDLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "handbook" / "handbook.bundle"
 

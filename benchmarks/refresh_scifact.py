@@ -36,10 +36,10 @@ from refresh_bench import (
     run_all,
 )
 
-from rag.chunking import ChunkingSettings
+from rag.index.refresh import apply_refresh, plan_refresh
+from rag.index.sqlite_store import SQLiteStore
+from rag.ingest.chunking import ChunkingSettings
 from rag.models import Document
-from rag.refresh import apply_refresh, plan_refresh
-from rag.sqlite_store import SQLiteStore
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact" / "corpus.jsonl.gz"
 CHUNKING = ChunkingSettings(max_tokens=120, overlap_tokens=20)
@@ -101,7 +101,7 @@ def build_steps(limit: int | None) -> list[Step]:
 
 
 def real_model(limit: int | None) -> None:
-    from rag.local_embedder import MiniLMEmbedder
+    from rag.providers.local_embedder import MiniLMEmbedder
 
     steps = build_steps(limit)
     embedder = MiniLMEmbedder()

@@ -24,17 +24,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rag.answer import AnswerRecorder, AskContext, RagPipeline, answer_question  # noqa: E402
+from rag.answer.extractive import ExtractiveGenerator  # noqa: E402
+from rag.answer.pipeline import AnswerRecorder, AskContext, RagPipeline, answer_question  # noqa: E402
+from rag.answer.staleness import StalenessPolicy  # noqa: E402
 from rag.config import CostConfig, load_app_config  # noqa: E402
-from rag.costs import PriceTable  # noqa: E402
-from rag.extractive import ExtractiveGenerator  # noqa: E402
-from rag.indexing import chunking_settings, refresh_source  # noqa: E402
-from rag.langfuse_tracing import LangfuseRecorder  # noqa: E402
-from rag.ledger import QueryLedger  # noqa: E402
-from rag.local_embedder import MiniLMEmbedder  # noqa: E402
-from rag.metrics import AnswerMetrics  # noqa: E402
-from rag.sqlite_store import SQLiteStore  # noqa: E402
-from rag.staleness import StalenessPolicy  # noqa: E402
+from rag.index.indexing import chunking_settings, refresh_source  # noqa: E402
+from rag.index.sqlite_store import SQLiteStore  # noqa: E402
+from rag.ledger.query_ledger import QueryLedger  # noqa: E402
+from rag.observability.costs import PriceTable  # noqa: E402
+from rag.observability.langfuse_tracing import LangfuseRecorder  # noqa: E402
+from rag.observability.metrics import AnswerMetrics  # noqa: E402
+from rag.providers.local_embedder import MiniLMEmbedder  # noqa: E402
 
 RECEIVER = """
 import sys, time

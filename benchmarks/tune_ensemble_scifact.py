@@ -21,15 +21,15 @@ from typing import Any
 import numpy as np
 from ensemble_embedder import ConcatEmbedder  # benchmarks/ (the script's folder is on sys.path)
 
-from rag.chunking import ChunkingSettings
-from rag.embedding import Embedder, EmbeddingBatch, normalise_rows
-from rag.embedding_disk_cache import DiskCachedEmbedder
-from rag.evaluation import index_corpus, load_beir
-from rag.fusion import relative_score_fusion
-from rag.ir_metrics import evaluate_run
-from rag.local_embedder import MiniLMEmbedder
+from rag.evaluation.beir import index_corpus, load_beir
+from rag.evaluation.ir_metrics import evaluate_run
+from rag.index.fusion import relative_score_fusion
+from rag.index.sqlite_store import FUSION_DEPTH, SQLiteStore
+from rag.ingest.chunking import ChunkingSettings
 from rag.models import InputType
-from rag.sqlite_store import FUSION_DEPTH, SQLiteStore
+from rag.providers.embedding import Embedder, EmbeddingBatch, normalise_rows
+from rag.providers.embedding_disk_cache import DiskCachedEmbedder
+from rag.providers.local_embedder import MiniLMEmbedder
 
 
 class USEEmbedder(Embedder):

@@ -4,7 +4,7 @@
 
 Corpus embeddings are cached in /tmp/bestbefore-eval-cache (outside the repo), so only the first run embeds.
 BM25 and dense chunk scores are fetched once per title weight; the fusions are then computed from them exactly as
-``SQLiteStore.hybrid_search`` does (``rag.fusion``), so each variant costs milliseconds.
+``SQLiteStore.hybrid_search`` does (``rag.index.fusion``), so each variant costs milliseconds.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.chunking import ChunkingSettings
-from rag.embedding_disk_cache import DiskCachedEmbedder
-from rag.evaluation import index_corpus, load_beir
-from rag.fusion import reciprocal_rank_fusion, relative_score_fusion
-from rag.ir_metrics import evaluate_run, ranked
-from rag.local_embedder import MiniLMEmbedder
+from rag.evaluation.beir import index_corpus, load_beir
+from rag.evaluation.ir_metrics import evaluate_run, ranked
+from rag.index.fusion import reciprocal_rank_fusion, relative_score_fusion
+from rag.index.sqlite_store import SQLiteStore
+from rag.ingest.chunking import ChunkingSettings
 from rag.models import InputType
-from rag.sqlite_store import SQLiteStore
+from rag.providers.embedding_disk_cache import DiskCachedEmbedder
+from rag.providers.local_embedder import MiniLMEmbedder
 
 Scores = dict[int, float]
 

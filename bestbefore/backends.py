@@ -13,17 +13,17 @@ from rag.config import Settings
 from rag.errors import ConfigError
 
 if TYPE_CHECKING:  # the SDKs load only when their backend is configured (keeps the CLI quick to start)
-    from rag.cohere_api import CohereAPI
-    from rag.cohere_chat import CohereGenerator
-    from rag.cohere_embedder import CohereEmbedder, CohereReranker
-    from rag.weaviate_store import WeaviateStore
+    from rag.index.weaviate_store import WeaviateStore
+    from rag.providers.cohere_api import CohereAPI
+    from rag.providers.cohere_chat import CohereGenerator
+    from rag.providers.cohere_embedder import CohereEmbedder, CohereReranker
 
 
 def build_cohere(settings: Settings) -> CohereAPI | None:
     """The shared Cohere client when ``COHERE_API_KEY`` is set; checks the key once (a clear error if it is wrong)."""
     if settings.cohere_api_key is None:
         return None
-    from rag.cohere_api import CohereAPI, RetryPolicy
+    from rag.providers.cohere_api import CohereAPI, RetryPolicy
 
     config = settings.app.cohere
     api = CohereAPI(
@@ -49,20 +49,20 @@ def uses_cohere_embedder(settings: Settings) -> bool:
 
 
 def cohere_embedder(settings: Settings, api: CohereAPI) -> CohereEmbedder:
-    from rag.cohere_embedder import CohereEmbedder
+    from rag.providers.cohere_embedder import CohereEmbedder
 
     config = settings.app.cohere
     return CohereEmbedder(api, model=config.embed_model, dimension=config.embed_dimension)
 
 
 def cohere_reranker(settings: Settings, api: CohereAPI) -> CohereReranker:
-    from rag.cohere_embedder import CohereReranker
+    from rag.providers.cohere_embedder import CohereReranker
 
     return CohereReranker(api, model=settings.app.cohere.rerank_model)
 
 
 def cohere_generator(settings: Settings, api: CohereAPI) -> CohereGenerator:
-    from rag.cohere_chat import CohereGenerator
+    from rag.providers.cohere_chat import CohereGenerator
 
     return CohereGenerator(api, model=settings.app.cohere.chat_model)
 
@@ -71,7 +71,7 @@ def weaviate_store(settings: Settings) -> WeaviateStore | None:
     """The Weaviate store when ``WEAVIATE_URL`` is set (``WEAVIATE_API_KEY``, ``WEAVIATE_GRPC_PORT`` optional)."""
     if not settings.weaviate_url:
         return None
-    from rag.weaviate_store import WeaviateStore, connect_weaviate
+    from rag.index.weaviate_store import WeaviateStore, connect_weaviate
 
     config = settings.app.weaviate
     client = connect_weaviate(

@@ -15,12 +15,12 @@ from bestbefore.console import console, err, print_error
 from bestbefore.evaluate import eval_command
 from bestbefore.jobs_cli import digest_command, jobs_command
 from bestbefore.services import Services
-from rag.answer import AskContext, answer_question, utcnow
+from rag.answer.pipeline import AskContext, answer_question, utcnow
+from rag.answer.staleness import stale_sources
 from rag.config import SourceConfig, load_settings
 from rag.errors import BestBeforeError
-from rag.indexing import refresh_source
-from rag.refresh import RefreshResult
-from rag.staleness import stale_sources
+from rag.index.indexing import refresh_source
+from rag.index.refresh import RefreshResult
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Answers from your docs, and says when they are stale."

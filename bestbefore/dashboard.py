@@ -1,7 +1,7 @@
 """``GET /metrics`` (Prometheus text) and ``GET /dashboard``: three charts (latency, cost, quality) on one page.
 
 The page is self-contained (inline SVG drawn by a few lines of JavaScript, no CDN) and reads
-``GET /dashboard/data?window=7d`` (the ledger's :class:`rag.ledger_stats.LedgerStats` as JSON). The dashboard and
+``GET /dashboard/data?window=7d`` (the ledger's :class:`rag.ledger.stats.LedgerStats` as JSON). The dashboard and
 its data need ``BESTBEFORE_DASHBOARD_TOKEN`` (``?token=`` or ``Authorization: Bearer``) when one is configured;
 without a token only loopback clients may see them. ``/metrics`` is open, like any Prometheus endpoint.
 """
@@ -21,7 +21,7 @@ from starlette.routing import Route
 from bestbefore.dashboard_page import PAGE
 from bestbefore.services import Services
 from rag.durations import parse_duration
-from rag.metrics import CONTENT_TYPE
+from rag.observability.metrics import CONTENT_TYPE
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 MAX_WINDOW_DAYS = 400

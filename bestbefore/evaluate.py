@@ -14,13 +14,13 @@ from rich.table import Table
 
 from bestbefore.console import console, err, print_error
 from bestbefore.services import build_embedder
-from rag.chunking import ChunkingSettings
 from rag.config import load_settings
-from rag.embedding import Embedder
-from rag.embedding_disk_cache import DiskCachedEmbedder
 from rag.errors import BestBeforeError
-from rag.evaluation import METHODS, BeirDataset, EvalReport, evaluate_dataset, load_beir
-from rag.sqlite_store import SQLiteStore
+from rag.evaluation.beir import METHODS, BeirDataset, EvalReport, evaluate_dataset, load_beir
+from rag.index.sqlite_store import SQLiteStore
+from rag.ingest.chunking import ChunkingSettings
+from rag.providers.embedding import Embedder
+from rag.providers.embedding_disk_cache import DiskCachedEmbedder
 
 PHASES = {"index": "Indexing corpus", "search": "Running queries"}
 

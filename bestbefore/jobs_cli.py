@@ -15,7 +15,7 @@ from bestbefore.jobs_setup import job_deps, start_jobs
 from bestbefore.services import Services
 from jobs import runs
 from jobs.weeks import reported_week, week_bounds, week_of
-from rag.answer import utcnow
+from rag.answer.pipeline import utcnow
 from rag.errors import BestBeforeError
 
 

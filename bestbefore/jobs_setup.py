@@ -14,7 +14,7 @@ from jobs.ports import Clock, SlackWeb
 from jobs.runs import JobDeps, refresh_one
 from jobs.scheduler import JobScheduler, build_scheduler
 from jobs.webhook import RefreshQueue, refresh_webhook_route
-from rag.answer import utcnow
+from rag.answer.pipeline import utcnow
 from rag.config import Settings
 
 log = logging.getLogger("bestbefore.jobs")

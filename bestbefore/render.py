@@ -8,10 +8,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from rag.answer.staleness import StalenessPolicy, StaleSource
 from rag.durations import human_age, human_span
+from rag.index.refresh import RefreshResult
 from rag.models import Answer, SkippedFile, SourceRef, StoredDoc
-from rag.refresh import RefreshResult
-from rag.staleness import StalenessPolicy, StaleSource
 
 
 def source_json(ref: SourceRef) -> dict[str, Any]:

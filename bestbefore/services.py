@@ -12,28 +12,28 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from bestbefore import backends
-from rag.answer import AnswerRecorder, RagPipeline
-from rag.chunking import ChunkingSettings
+from rag.answer.extractive import ExtractiveGenerator
+from rag.answer.pipeline import AnswerRecorder, RagPipeline
+from rag.answer.staleness import StalenessPolicy
 from rag.config import Settings, ttl_seconds
-from rag.costs import PriceTable
-from rag.embedding import Embedder
-from rag.embedding_cache import CachedEmbedder, EmbeddingCache, LruEmbeddingCache, RedisEmbeddingCache
 from rag.errors import ConfigError
-from rag.extractive import ExtractiveGenerator
-from rag.feedback import FeedbackStore
-from rag.generation import Generator, Reranker
-from rag.indexing import chunking_settings
-from rag.ledger import QueryLedger
-from rag.local_embedder import make_local_embedder
-from rag.metrics import AnswerMetrics
-from rag.privacy import Privacy
-from rag.sqlite_store import SQLiteStore
-from rag.staleness import StalenessPolicy
-from rag.store import VectorStore
+from rag.index.indexing import chunking_settings
+from rag.index.sqlite_store import SQLiteStore
+from rag.index.store import VectorStore
+from rag.ingest.chunking import ChunkingSettings
+from rag.ledger.feedback import FeedbackStore
+from rag.ledger.query_ledger import QueryLedger
+from rag.observability.costs import PriceTable
+from rag.observability.metrics import AnswerMetrics
+from rag.observability.privacy import Privacy
+from rag.providers.embedding import Embedder
+from rag.providers.embedding_cache import CachedEmbedder, EmbeddingCache, LruEmbeddingCache, RedisEmbeddingCache
+from rag.providers.generation import Generator, Reranker
+from rag.providers.local_embedder import make_local_embedder
 
 if TYPE_CHECKING:  # loaded only when configured
-    from rag.cohere_api import CohereAPI
-    from rag.langfuse_tracing import LangfuseRecorder
+    from rag.observability.langfuse_tracing import LangfuseRecorder
+    from rag.providers.cohere_api import CohereAPI
 
 
 def build_embedder(settings: Settings, cohere: CohereAPI | None = None) -> Embedder:
@@ -86,7 +86,7 @@ def build_langfuse(settings: Settings, prices: PriceTable, metrics: AnswerMetric
     public, secret, host = settings.langfuse_public_key, settings.langfuse_secret_key, settings.langfuse_host
     if public is None or secret is None or not host:
         return None
-    from rag.langfuse_tracing import LangfuseRecorder
+    from rag.observability.langfuse_tracing import LangfuseRecorder
 
     return LangfuseRecorder(
         public_key=public.get_secret_value(),

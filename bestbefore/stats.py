@@ -8,8 +8,8 @@ from rich.console import Group
 from rich.table import Table
 
 from rag.durations import parse_duration
-from rag.ledger import QueryLedger
-from rag.ledger_stats import LedgerStats
+from rag.ledger.query_ledger import QueryLedger
+from rag.ledger.stats import LedgerStats
 
 
 def window_stats(ledger: QueryLedger, since: str, *, now: datetime | None = None) -> LedgerStats:

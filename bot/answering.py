@@ -26,7 +26,7 @@ from bot.messages import (
     thread_history,
 )
 from bot.runtime import BotIdentity, BotRuntime
-from rag.answer import AskContext, answer_question
+from rag.answer.pipeline import AskContext, answer_question
 from rag.models import Turn
 
 REPLIES_LIMIT = 100

@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.runtime import BotIdentity, BotRuntime
 from rag.config import SlackConfig
-from rag.feedback import Vote
+from rag.ledger.feedback import Vote
 
 
 def vote_value(reaction: str, config: SlackConfig) -> int | None:

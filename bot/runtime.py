@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.dedupe import EventClaims
-from rag.answer import RagPipeline
+from rag.answer.pipeline import RagPipeline
+from rag.answer.staleness import StalenessPolicy
 from rag.config import AppConfig, ChannelConfig, StalenessConfig
-from rag.feedback import FeedbackStore
-from rag.staleness import StalenessPolicy
+from rag.ledger.feedback import FeedbackStore
 
 
 class BotServices(Protocol):

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from jobs.weekly_figures import JobFailure, RefreshFigures
-from rag.ledger_stats import LedgerStats
+from rag.ledger.stats import LedgerStats
 
 Kind = Literal["count", "rate", "ms", "usd"]
 MAX_REFUSED = 5

@@ -1,6 +1,6 @@
 """What the scheduled jobs need from the rest of the system, as Protocols.
 
-:class:`rag.ledger.QueryLedger` implements :class:`JobLedger`; Slack calls go through ``slack_sdk.WebClient``.
+:class:`rag.ledger.query_ledger.QueryLedger` implements :class:`JobLedger`; Slack calls go through ``slack_sdk.WebClient``.
 The jobs only go through these methods, so tests seed the real ledger through its public API.
 """
 
@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 from slack_sdk import WebClient
 
-from rag.ledger_stats import LedgerStats
-from rag.refresh import RefreshResult
+from rag.index.refresh import RefreshResult
+from rag.ledger.stats import LedgerStats
 
 Clock = Callable[[], datetime]
 

@@ -21,14 +21,14 @@ from jobs.ports import JobLedger, SlackWeb
 from jobs.watchdog import CITATION_WINDOW, WatchdogReport, nudge_owners, rank_stale
 from jobs.weekly_figures import JobFailure, RefreshFigures, daily_points
 from jobs.weeks import shift_week, week_bounds
-from rag.chunking import ChunkingSettings
+from rag.answer.staleness import StalenessPolicy
 from rag.config import Settings, SourceConfig
-from rag.embedding import Embedder
 from rag.errors import ConfigError
-from rag.indexing import refresh_source
-from rag.refresh import RefreshResult
-from rag.staleness import StalenessPolicy
-from rag.store import VectorStore
+from rag.index.indexing import refresh_source
+from rag.index.refresh import RefreshResult
+from rag.index.store import VectorStore
+from rag.ingest.chunking import ChunkingSettings
+from rag.providers.embedding import Embedder
 
 log = logging.getLogger(__name__)
 

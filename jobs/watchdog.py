@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 from jobs.digest import StaleDocLine, escape
 from jobs.nudges import NudgeLog, crossing_of
 from jobs.ports import SlackWeb
+from rag.answer.staleness import StalenessPolicy, StaleSource, stale_sources
 from rag.durations import human_span
 from rag.models import DocMeta
-from rag.staleness import StalenessPolicy, StaleSource, stale_sources
 
 log = logging.getLogger(__name__)
 

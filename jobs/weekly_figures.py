@@ -1,4 +1,4 @@
-"""Turns ledger rows and :class:`rag.ledger_stats.LedgerStats` into what the digest and its chart show. Pure."""
+"""Turns ledger rows and :class:`rag.ledger.stats.LedgerStats` into what the digest and its chart show. Pure."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from rag.ledger_stats import LedgerStats
+from rag.ledger.stats import LedgerStats
 
 
 @dataclass(frozen=True)

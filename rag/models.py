@@ -167,7 +167,7 @@ class ProviderCall:
 
 @dataclass(frozen=True)
 class Answer:
-    """The result of :func:`rag.answer.answer_question`."""
+    """The result of :func:`rag.answer.pipeline.answer_question`."""
 
     answer_id: str
     question: str

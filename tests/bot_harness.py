@@ -20,10 +20,10 @@ import uvicorn
 from bestbefore.services import Services
 from bestbefore.web import create_web_app
 from bot.app import SlackBot, build_slack_bot
-from rag.answer import AskContext
+from rag.answer.pipeline import AskContext
 from rag.config import AppConfig, ChannelConfig, IndexConfig, Settings
+from rag.index.refresh import apply_refresh, plan_refresh
 from rag.models import Answer, DateOrigin, Document
-from rag.refresh import apply_refresh, plan_refresh
 from tests.slack_fake import BOT_TOKEN, FakeSlack, event_body, signed_headers
 
 SECRET = "test-signing-secret-0123456789abcdef"

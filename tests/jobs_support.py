@@ -8,16 +8,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from jobs.runs import JobDeps, refresh_one
-from rag.answer import AskContext
-from rag.chunking import ChunkingSettings
+from rag.answer.pipeline import AskContext
+from rag.answer.staleness import StalenessPolicy
 from rag.config import AppConfig, IndexConfig, Settings, SourceConfig, StalenessConfig
-from rag.costs import PriceTable
-from rag.feedback import Vote
-from rag.ledger import QueryLedger
-from rag.local_embedder import HashingEmbedder
+from rag.index.sqlite_store import SQLiteStore
+from rag.ingest.chunking import ChunkingSettings
+from rag.ledger.feedback import Vote
+from rag.ledger.query_ledger import QueryLedger
 from rag.models import Answer, Chunk, DateOrigin, DocMeta, ProviderCall, SearchHit, SourceRef
-from rag.sqlite_store import SQLiteStore
-from rag.staleness import StalenessPolicy
+from rag.observability.costs import PriceTable
+from rag.providers.local_embedder import HashingEmbedder
 
 PRICES = PriceTable({"cohere/command-a": {"input_tokens": 1e-6, "output_tokens": 1e-5}})
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from rag.answer import AskContext
-from rag.ledger import QueryLedger
+from rag.answer.pipeline import AskContext
+from rag.ledger.query_ledger import QueryLedger
 from rag.models import Answer, Chunk, DateOrigin, DocMeta, ProviderCall, SearchHit, SourceRef
 
 BASE = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)  # a Monday

@@ -12,9 +12,9 @@ from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rag.chunking import ChunkingSettings
+from rag.ingest.chunking import ChunkingSettings
+from rag.ingest.sources import source_hash
 from rag.models import DateOrigin, Document
-from rag.sources import source_hash
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 CHUNKING = ChunkingSettings(max_tokens=60, overlap_tokens=10)  # one 2-paragraph section = one chunk

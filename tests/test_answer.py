@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer import REFUSAL, UNAVAILABLE, AskContext, RagPipeline, answer_question, retrieval_query
-from rag.chunking import ChunkingSettings
-from rag.embedding import Embedder, EmbeddingBatch
+from rag.answer.extractive import ExtractiveGenerator, split_sentences
+from rag.answer.pipeline import REFUSAL, UNAVAILABLE, AskContext, RagPipeline, answer_question, retrieval_query
+from rag.answer.staleness import StalenessPolicy
 from rag.errors import ProviderUnavailableError
-from rag.extractive import ExtractiveGenerator, split_sentences
-from rag.local_embedder import HashingEmbedder
+from rag.index.refresh import apply_refresh, plan_refresh
+from rag.index.sqlite_store import SQLiteStore
+from rag.ingest.chunking import ChunkingSettings
 from rag.models import Answer, DateOrigin, Document, InputType, Turn
-from rag.refresh import apply_refresh, plan_refresh
-from rag.sqlite_store import SQLiteStore
-from rag.staleness import StalenessPolicy
+from rag.providers.embedding import Embedder, EmbeddingBatch
+from rag.providers.local_embedder import HashingEmbedder
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 

@@ -15,8 +15,8 @@ import pytest
 
 from bot.blocks import PLACEHOLDER
 from rag.config import ChannelConfig, StalenessConfig
-from rag.generation import Generation
 from rag.models import Turn
+from rag.providers.generation import Generation
 from tests.bot_harness import SECRET, BotHarness, start_harness
 from tests.slack_fake import BOT_ID, BOT_USER, event_body, signed_headers
 

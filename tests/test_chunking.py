@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import hashlib
 
-from rag.chunking import ChunkingSettings, chunk_document, split_sections
+from rag.ingest.chunking import ChunkingSettings, chunk_document, split_sections
 from rag.models import Document
 
 

@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.answer import REFUSAL, UNAVAILABLE, AskContext, RagPipeline, answer_question
-from rag.cohere_api import CohereAPI, RetryPolicy
-from rag.cohere_chat import CohereGenerator
-from rag.cohere_embedder import CohereEmbedder, CohereReranker
+from rag.answer.pipeline import REFUSAL, UNAVAILABLE, AskContext, RagPipeline, answer_question
 from rag.errors import ProviderAuthError, ProviderUnavailableError
+from rag.index.sqlite_store import SQLiteStore
 from rag.models import Chunk, ChunkRecord, DateOrigin, DocMeta, InputType, SearchHit, Turn
-from rag.sqlite_store import SQLiteStore
+from rag.providers.cohere_api import CohereAPI, RetryPolicy
+from rag.providers.cohere_chat import CohereGenerator
+from rag.providers.cohere_embedder import CohereEmbedder, CohereReranker
 from tests.cohere_fake import FakeCohereServer
 from tests.conftest import free_port
 

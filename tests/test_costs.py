@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from rag.config import CostConfig
-from rag.costs import PriceTable
 from rag.models import ProviderCall
-from rag.privacy import scrub_secrets
+from rag.observability.costs import PriceTable
+from rag.observability.privacy import scrub_secrets
 
 TABLE = PriceTable.from_config(CostConfig())
 

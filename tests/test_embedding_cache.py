@@ -14,19 +14,19 @@ import pytest
 import redis
 
 from bestbefore.services import Services
-from rag.answer import RagPipeline, answer_question
+from rag.answer.extractive import ExtractiveGenerator
+from rag.answer.pipeline import RagPipeline, answer_question
 from rag.config import AppConfig, IndexConfig, Settings
-from rag.embedding_cache import (
+from rag.index.sqlite_store import SQLiteStore
+from rag.models import InputType
+from rag.providers.embedding_cache import (
     CachedEmbedder,
     LruEmbeddingCache,
     RedisEmbeddingCache,
     cache_key,
     redacted_url,
 )
-from rag.extractive import ExtractiveGenerator
-from rag.local_embedder import HashingEmbedder
-from rag.models import InputType
-from rag.sqlite_store import SQLiteStore
+from rag.providers.local_embedder import HashingEmbedder
 from tests.conftest import RedisServer, free_port
 
 DAY = 24 * 3600
@@ -178,7 +178,7 @@ def test_outage_is_bypassed_logged_once_and_counted(
     cached = redis_embedder(redis_url)
     inner = HashingEmbedder(dimension=32)
     cached.embed_query("before the outage")
-    caplog.set_level(logging.WARNING, logger="rag.embedding_cache")
+    caplog.set_level(logging.WARNING, logger="rag.providers.embedding_cache")
     redis_server.stop()
     try:
         for question in ("during one", "during two", "before the outage"):
@@ -251,7 +251,7 @@ def silent_server() -> Iterator[int]:
 @pytest.mark.timeout(60)
 def test_hung_redis_times_out_and_the_query_is_answered(silent_server: int, caplog: pytest.LogCaptureFixture) -> None:
     url = f"redis://:hunter2-secret@127.0.0.1:{silent_server}/0"
-    caplog.set_level(logging.WARNING, logger="rag.embedding_cache")
+    caplog.set_level(logging.WARNING, logger="rag.providers.embedding_cache")
     cached = redis_embedder(url)
     batch = cached.embed_query("is the office open on Friday")
     assert batch.vectors.shape == (1, 32) and batch.cache_misses == 1
@@ -265,8 +265,8 @@ def test_answer_reports_cache_hits_and_survives_an_outage(
 ) -> None:
     from datetime import UTC, datetime
 
-    from rag.chunking import ChunkingSettings
-    from rag.refresh import apply_refresh, plan_refresh
+    from rag.index.refresh import apply_refresh, plan_refresh
+    from rag.ingest.chunking import ChunkingSettings
     from tests.refresh_corpus import make_doc
 
     store = SQLiteStore(tmp_path / "index.sqlite")

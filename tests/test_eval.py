@@ -1,4 +1,4 @@
-"""``bestbefore eval`` on small BEIR folders written here, through the CLI and through rag.evaluation."""
+"""``bestbefore eval`` on small BEIR folders written here, through the CLI and through rag.evaluation.beir."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import pytest
 from typer.testing import CliRunner
 
 from bestbefore.cli import app
-from rag.chunking import ChunkingSettings
-from rag.embedding_disk_cache import DiskCachedEmbedder
-from rag.evaluation import DatasetError, evaluate_dataset, load_beir
-from rag.local_embedder import HashingEmbedder
+from rag.evaluation.beir import DatasetError, evaluate_dataset, load_beir
+from rag.index.sqlite_store import SQLiteStore
+from rag.ingest.chunking import ChunkingSettings
 from rag.models import InputType
-from rag.sqlite_store import SQLiteStore
+from rag.providers.embedding_disk_cache import DiskCachedEmbedder
+from rag.providers.local_embedder import HashingEmbedder
 
 SCIFACT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "scifact"
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.fusion import min_max, reciprocal_rank_fusion, relative_score_fusion, top_k
+from rag.index.fusion import min_max, reciprocal_rank_fusion, relative_score_fusion, top_k
 
 
 def test_min_max_scales_to_unit_range() -> None:

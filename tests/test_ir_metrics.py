@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from rag.ir_metrics import dcg, evaluate_run, ndcg_at_k, ranked, recall_at_k
+from rag.evaluation.ir_metrics import dcg, evaluate_run, ndcg_at_k, ranked, recall_at_k
 
 
 def test_dcg_discounts_by_log2_of_rank_plus_one() -> None:

@@ -15,7 +15,7 @@ from bestbefore.jobs_setup import start_jobs
 from bestbefore.services import Services
 from jobs.locks import LocalSlotClaims
 from rag.config import load_settings
-from rag.ledger import QueryLedger
+from rag.ledger.query_ledger import QueryLedger
 from tests.jobs_support import seed_answer, write_docs
 from tests.slack_fake import BOT_TOKEN, FakeSlack
 

@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 
 from jobs import runs
 from jobs.runs import JobDeps
-from rag.refresh import RefreshResult
+from rag.index.refresh import RefreshResult
 from tests.jobs_support import index_docs, ledger_of, make_deps, seed_answer
 from tests.slack_fake import BOT_TOKEN, FakeSlack
 

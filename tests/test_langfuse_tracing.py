@@ -10,13 +10,13 @@ from datetime import timedelta
 
 import pytest
 
-from rag.answer import AskContext
+from rag.answer.pipeline import AskContext
 from rag.config import CostConfig
-from rag.costs import PriceTable
-from rag.feedback import Vote
-from rag.langfuse_tracing import SCORE_NAME, LangfuseRecorder, score_id_for, trace_id_for
+from rag.ledger.feedback import Vote
 from rag.models import ProviderCall
-from rag.privacy import Privacy
+from rag.observability.costs import PriceTable
+from rag.observability.langfuse_tracing import SCORE_NAME, LangfuseRecorder, score_id_for, trace_id_for
+from rag.observability.privacy import Privacy
 from tests.conftest import free_port
 from tests.ledger_seed import BASE, COHERE_CALLS, make_answer
 from tests.otlp_fake import FakeLangfuse

@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from rag.answer import AskContext
+from rag.answer.pipeline import AskContext
 from rag.config import CostConfig
-from rag.costs import PriceTable
 from rag.errors import StoreError
-from rag.feedback import Vote
-from rag.ledger import QueryLedger
-from rag.ledger_schema import MIGRATIONS, migrate, migrations
-from rag.ledger_stats import percentile
-from rag.privacy import Privacy
-from rag.refresh import RefreshResult
+from rag.index.refresh import RefreshResult
+from rag.ledger.feedback import Vote
+from rag.ledger.query_ledger import QueryLedger
+from rag.ledger.schema import MIGRATIONS, migrate, migrations
+from rag.ledger.stats import percentile
+from rag.observability.costs import PriceTable
+from rag.observability.privacy import Privacy
 from tests.ledger_seed import BASE, COHERE_CALLS, COHERE_CALLS_USD, make_answer, seed_week
 
 PRICES = PriceTable.from_config(CostConfig())

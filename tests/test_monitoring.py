@@ -22,12 +22,12 @@ from typer.testing import CliRunner
 from bestbefore.cli import app as cli_app
 from bestbefore.dashboard import dashboard_routes
 from bestbefore.services import Services
-from rag.answer import AskContext, answer_question
+from rag.answer.pipeline import AskContext, answer_question
 from rag.config import AppConfig, CostConfig, IndexConfig, SourceConfig, load_settings
-from rag.costs import PriceTable
-from rag.feedback import Vote
-from rag.indexing import refresh_source
-from rag.metrics import AnswerMetrics
+from rag.index.indexing import refresh_source
+from rag.ledger.feedback import Vote
+from rag.observability.costs import PriceTable
+from rag.observability.metrics import AnswerMetrics
 from tests.cdp_browser import Browser
 from tests.conftest import ROOT, free_port
 from tests.ledger_seed import COHERE_CALLS, COHERE_CALLS_USD, make_answer, seed_week

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from bestbefore.services import Services
-from rag.answer import answer_question, utcnow
-from rag.cohere_chat import CohereGenerator
-from rag.cohere_embedder import CohereEmbedder, CohereReranker
+from rag.answer.pipeline import answer_question, utcnow
 from rag.config import load_settings
 from rag.errors import EmbedderMismatchError, ProviderAuthError
-from rag.indexing import refresh_source
-from rag.sqlite_store import SQLiteStore
-from rag.weaviate_store import WeaviateStore
+from rag.index.indexing import refresh_source
+from rag.index.sqlite_store import SQLiteStore
+from rag.index.weaviate_store import WeaviateStore
+from rag.providers.cohere_chat import CohereGenerator
+from rag.providers.cohere_embedder import CohereEmbedder, CohereReranker
 from tests.cohere_fake import FakeCohereServer
 from tests.weaviate_fake import FakeWeaviateServer
 

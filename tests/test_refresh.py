@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import rag.refresh
-from rag.chunking import chunk_document
-from rag.embedding import EmbeddingBatch
-from rag.local_embedder import HashingEmbedder
+import rag.index.refresh
+from rag.index.refresh import RefreshResult, apply_refresh, plan_refresh
+from rag.index.sqlite_store import SQLiteStore
+from rag.ingest.chunking import chunk_document
 from rag.models import Document, InputType, SearchFilter
-from rag.refresh import RefreshResult, apply_refresh, plan_refresh
-from rag.sqlite_store import SQLiteStore
+from rag.providers.embedding import EmbeddingBatch
+from rag.providers.local_embedder import HashingEmbedder
 from tests.refresh_corpus import (
     CHUNKING,
     NOW,
@@ -104,13 +104,13 @@ def test_unchanged_docs_cost_one_hash_and_are_not_chunked(tmp_path: Path, monkey
     docs = version_one()
     store = built(tmp_path / "index.sqlite", docs)
     chunked: list[str] = []
-    real = rag.refresh.chunk_document
+    real = rag.index.refresh.chunk_document
 
     def counting(doc: Document, settings: object) -> object:
         chunked.append(doc.doc_id)
         return real(doc, settings)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(rag.refresh, "chunk_document", counting)
+    monkeypatch.setattr(rag.index.refresh, "chunk_document", counting)
     edited = [d if d.path != "docs/doc-04.md" else make_doc("kb", d.path, d.text + "\n\nOne more line.") for d in docs]
     refresh(store, edited)
     assert chunked == ["kb:docs/doc-04.md"]

@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from bestbefore.cli import app
-from rag.chunking import ChunkingSettings, chunk_document
 from rag.config import SourceConfig
-from rag.sources import scan_source
+from rag.ingest.chunking import ChunkingSettings, chunk_document
+from rag.ingest.sources import scan_source
 
 runner = CliRunner()
 CHUNKING = ChunkingSettings()  # the [index] defaults the CLI uses

@@ -12,13 +12,12 @@ from typing import Any
 import pytest
 import yaml
 
-from rag import gitdates
 from rag.config import SourceConfig
 from rag.errors import SourceError
-from rag.gitdates import parse_log, parse_status
-from rag.htmltext import html_to_text
-from rag.models import DateOrigin, Document
-from rag.readers import (
+from rag.ingest import gitdates
+from rag.ingest.gitdates import parse_log, parse_status
+from rag.ingest.htmltext import html_to_text
+from rag.ingest.readers import (
     ReadError,
     markdown_title,
     parse_date_value,
@@ -27,7 +26,8 @@ from rag.readers import (
     rst_title,
     split_front_matter,
 )
-from rag.sources import SourceScan, glob_match, join_url, normalise_text, scan_source, source_hash
+from rag.ingest.sources import SourceScan, glob_match, join_url, normalise_text, scan_source, source_hash
+from rag.models import DateOrigin, Document
 
 # --- helpers ----------------------------------------------------------------------------------
 

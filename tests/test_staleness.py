@@ -4,10 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from rag.answer.staleness import StalenessPolicy, stale_sources, staleness_warning
 from rag.config import StalenessConfig
 from rag.durations import human_age, human_span, parse_duration
 from rag.models import DateOrigin, DocMeta, SourceRef
-from rag.staleness import StalenessPolicy, stale_sources, staleness_warning
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

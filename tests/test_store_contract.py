@@ -14,15 +14,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.chunking import ChunkingSettings
-from rag.embedding import EmbeddingBatch
 from rag.errors import EmbedderMismatchError
-from rag.local_embedder import HashingEmbedder
+from rag.index.refresh import apply_refresh, plan_refresh
+from rag.index.sqlite_store import SQLiteStore
+from rag.index.store import VectorStore
+from rag.index.weaviate_store import WeaviateStore, connect_weaviate
+from rag.ingest.chunking import ChunkingSettings
 from rag.models import Chunk, ChunkRecord, DateOrigin, DocMeta, Document, InputType, SearchFilter
-from rag.refresh import apply_refresh, plan_refresh
-from rag.sqlite_store import SQLiteStore
-from rag.store import VectorStore
-from rag.weaviate_store import WeaviateStore, connect_weaviate
+from rag.providers.embedding import EmbeddingBatch
+from rag.providers.local_embedder import HashingEmbedder
 from tests.weaviate_fake import FakeWeaviateServer
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)

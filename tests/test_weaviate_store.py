@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from rag.errors import ConfigError, StoreError
-from rag.local_embedder import HashingEmbedder
-from rag.weaviate_store import WeaviateStore, connect_weaviate
+from rag.index.weaviate_store import WeaviateStore, connect_weaviate
+from rag.providers.local_embedder import HashingEmbedder
 from tests.conftest import free_port
 from tests.test_store_contract import meta, records
 from tests.weaviate_fake import FakeWeaviateServer

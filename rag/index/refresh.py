@@ -18,10 +18,10 @@ from datetime import datetime
 
 import numpy as np
 
-from rag.chunking import ChunkingSettings, chunk_document
-from rag.embedding import Embedder
+from rag.index.store import VectorStore
+from rag.ingest.chunking import ChunkingSettings, chunk_document
 from rag.models import Chunk, ChunkRecord, DateOrigin, DocMeta, Document, InputType, SkippedFile, StoredDoc
-from rag.store import VectorStore
+from rag.providers.embedding import Embedder
 
 Progress = Callable[[int, int], None]
 

@@ -40,11 +40,11 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
-from rag.answer import AskContext
-from rag.costs import PriceTable
-from rag.feedback import Vote
+from rag.answer.pipeline import AskContext
+from rag.ledger.feedback import Vote
 from rag.models import Answer, ProviderCall
-from rag.privacy import Privacy, protect
+from rag.observability.costs import PriceTable
+from rag.observability.privacy import Privacy, protect
 
 log = logging.getLogger(__name__)
 

@@ -8,11 +8,11 @@ from dataclasses import replace
 import numpy as np
 from cohere.v2.client import OMIT
 
-from rag.cohere_api import CohereAPI, billed
-from rag.embedding import Embedder, EmbeddingBatch, normalise_rows
 from rag.errors import ProviderError
-from rag.generation import Reranked
 from rag.models import InputType, ProviderCall, SearchHit
+from rag.providers.cohere_api import CohereAPI, billed
+from rag.providers.embedding import Embedder, EmbeddingBatch, normalise_rows
+from rag.providers.generation import Reranked
 
 MAX_TEXTS_PER_CALL = 96  # Cohere's limit for one /v2/embed call
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from rag.chunking import ChunkingSettings
 from rag.config import IndexConfig, SourceConfig
-from rag.embedding import Embedder
-from rag.refresh import Progress, RefreshResult, apply_refresh, plan_refresh
-from rag.sources import scan_source
-from rag.store import VectorStore
+from rag.index.refresh import Progress, RefreshResult, apply_refresh, plan_refresh
+from rag.index.store import VectorStore
+from rag.ingest.chunking import ChunkingSettings
+from rag.ingest.sources import scan_source
+from rag.providers.embedding import Embedder
 
 
 def chunking_settings(index: IndexConfig) -> ChunkingSettings:

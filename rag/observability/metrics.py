@@ -1,6 +1,6 @@
 """Prometheus metrics for one process, in a private ``CollectorRegistry`` (rendered by ``GET /metrics``).
 
-``AnswerMetrics`` is an :class:`rag.answer.AnswerRecorder` and a :class:`rag.feedback.FeedbackListener`; other
+``AnswerMetrics`` is an :class:`rag.answer.pipeline.AnswerRecorder` and a :class:`rag.ledger.feedback.FeedbackListener`; other
 parts (the cache, the Langfuse exporter) count their own events with :meth:`AnswerMetrics.cache_event` and
 :meth:`AnswerMetrics.export_error`.
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from rag.answer import AskContext
-from rag.costs import PriceTable
-from rag.feedback import Vote
+from rag.answer.pipeline import AskContext
+from rag.ledger.feedback import Vote
 from rag.models import Answer
+from rag.observability.costs import PriceTable
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)

@@ -16,13 +16,13 @@ from typing import Protocol
 
 import numpy as np
 
-from rag.embedding import Embedder
+from rag.answer.extractive import terms
+from rag.answer.staleness import StalenessPolicy, staleness_warning
 from rag.errors import ProviderError
-from rag.extractive import terms
-from rag.generation import Generation, Generator, Reranker
+from rag.index.store import VectorStore
 from rag.models import Answer, DocMeta, ProviderCall, SearchFilter, SearchHit, SourceRef, Turn
-from rag.staleness import StalenessPolicy, staleness_warning
-from rag.store import VectorStore
+from rag.providers.embedding import Embedder
+from rag.providers.generation import Generation, Generator, Reranker
 
 log = logging.getLogger(__name__)
 

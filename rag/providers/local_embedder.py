@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from rag.embedding import Embedder, EmbeddingBatch, normalise_rows
 from rag.errors import ProviderError
 from rag.models import InputType, ProviderCall
+from rag.providers.embedding import Embedder, EmbeddingBatch, normalise_rows
 
 
 def _minilm_files() -> tuple[Path, Path]:

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from rag.htmltext import html_to_text
+from rag.ingest.htmltext import html_to_text
 
 FORMATS: dict[str, str] = {
     ".md": "markdown",

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.embedding import Embedder, EmbeddingBatch
 from rag.models import InputType
+from rag.providers.embedding import Embedder, EmbeddingBatch
 
 
 def _key(text: str, input_type: InputType) -> str:

@@ -4,9 +4,9 @@ The folder holds ``corpus.jsonl`` (or ``.jsonl.gz``; ``_id``, ``title``, ``text`
 ``text``) and ``qrels/<split>.tsv`` (``query-id  corpus-id  score`` with a header row). Each corpus entry becomes a
 markdown :class:`Document` whose heading is the title, so every chunk (and every embedded text) starts with the
 title, exactly as a handbook page's chunks start with their heading path. The corpus is indexed with
-:func:`rag.refresh.apply_refresh` into a :class:`SQLiteStore`; each judged query is then run three ways —
+:func:`rag.index.refresh.apply_refresh` into a :class:`SQLiteStore`; each judged query is then run three ways —
 BM25 only, dense only and hybrid (the store's fusion with ``alpha``) — chunk hits are aggregated to documents
-(max score per document) and scored with :mod:`rag.ir_metrics`.
+(max score per document) and scored with :mod:`rag.evaluation.ir_metrics`.
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from typing import IO
 
 import numpy as np
 
-from rag.chunking import ChunkingSettings
-from rag.embedding import Embedder
 from rag.errors import BestBeforeError
-from rag.ir_metrics import Run, evaluate_run
+from rag.evaluation.ir_metrics import Run, evaluate_run
+from rag.index.refresh import apply_refresh, plan_refresh
+from rag.index.sqlite_store import SQLiteStore
+from rag.ingest.chunking import ChunkingSettings
 from rag.models import DateOrigin, Document, InputType
-from rag.refresh import apply_refresh, plan_refresh
-from rag.sqlite_store import SQLiteStore
+from rag.providers.embedding import Embedder
 
 METHODS = ("bm25", "dense", "hybrid")
 EVAL_SOURCE = "beir"

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from rag.ledger_schema import answers, provider_calls, votes
+from rag.ledger.schema import answers, provider_calls, votes
 
 LATENCY_STAGES = ("cache", "embed", "retrieve", "rerank", "generate", "total")
 REFUSED_SAMPLE = 10

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.errors import EmbedderMismatchError, StoreError
-from rag.fusion import relative_score_fusion, top_k
+from rag.index.fusion import relative_score_fusion, top_k
 from rag.models import Chunk, ChunkRecord, DateOrigin, DocMeta, SearchFilter, SearchHit, StoredDoc
 
 _SCHEMA = """

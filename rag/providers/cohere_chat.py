@@ -12,9 +12,9 @@ from typing import Any
 
 import cohere
 
-from rag.cohere_api import CohereAPI, billed
-from rag.generation import Generation
 from rag.models import ProviderCall, SearchHit, Turn
+from rag.providers.cohere_api import CohereAPI, billed
+from rag.providers.generation import Generation
 
 REFUSAL_SENTENCE = "I couldn't find this in the docs."
 SYSTEM_PROMPT = f"""You answer questions from a team's internal documents.

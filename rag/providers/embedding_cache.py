@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from rag.embedding import Embedder, EmbeddingBatch
 from rag.models import InputType
+from rag.providers.embedding import Embedder, EmbeddingBatch
 
 log = logging.getLogger(__name__)
 

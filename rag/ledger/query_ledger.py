@@ -2,8 +2,8 @@
 
 SQLite file in the data dir by default; PostgreSQL (``postgresql+psycopg://…``) when several bot replicas share
 it. Answers are queued and written by a background thread in batches (reads flush the queue first, close()
-writes what is left), so the answer path never waits for the database. It implements :class:`rag.answer.AnswerRecorder` and
-:class:`rag.feedback.FeedbackStore`; votes are passed on to the registered :class:`rag.feedback.FeedbackListener`
+writes what is left), so the answer path never waits for the database. It implements :class:`rag.answer.pipeline.AnswerRecorder` and
+:class:`rag.ledger.feedback.FeedbackStore`; votes are passed on to the registered :class:`rag.ledger.feedback.FeedbackListener`
 objects (metrics, Langfuse) after they are stored.
 """
 
@@ -22,11 +22,11 @@ from sqlalchemy import Engine, and_, create_engine, event, func, select, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from rag.answer import AskContext, utcnow
-from rag.costs import PriceTable
+from rag.answer.pipeline import AskContext, utcnow
 from rag.errors import StoreError
-from rag.feedback import FeedbackListener, Vote
-from rag.ledger_schema import (
+from rag.index.refresh import RefreshResult
+from rag.ledger.feedback import FeedbackListener, Vote
+from rag.ledger.schema import (
     answer_messages,
     answers,
     digest_posts,
@@ -36,16 +36,14 @@ from rag.ledger_schema import (
     refresh_runs,
     votes,
 )
-from rag.ledger_stats import LedgerStats, compute_stats, utc
+from rag.ledger.stats import LedgerStats, compute_stats, utc
 from rag.models import Answer
-from rag.privacy import Privacy, protect, scrub_secrets
-from rag.refresh import RefreshResult
+from rag.observability.costs import PriceTable
+from rag.observability.privacy import Privacy, protect, scrub_secrets
 
 log = logging.getLogger(__name__)
 
 STAGES = ("cache", "embed", "retrieve", "rerank", "generate", "total")
-
-
 
 
 def open_engine(url: str) -> Engine:

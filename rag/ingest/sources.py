@@ -21,9 +21,17 @@ from urllib.parse import quote
 
 from rag.config import SourceConfig
 from rag.errors import SourceError
-from rag.gitdates import GitDates, find_git_dates
+from rag.ingest.gitdates import GitDates, find_git_dates
+from rag.ingest.readers import (
+    FORMATS,
+    ParsedFile,
+    ReadError,
+    meta_text,
+    parse_file,
+    pick_front_matter_date,
+    prettify_stem,
+)
 from rag.models import DateOrigin, Document, SkippedFile
-from rag.readers import FORMATS, ParsedFile, ReadError, meta_text, parse_file, pick_front_matter_date, prettify_stem
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 _WILDCARDS = frozenset("*?[")

@@ -6,8 +6,8 @@ import math
 import re
 from collections.abc import Sequence
 
-from rag.generation import Generation
 from rag.models import SearchHit, Turn
+from rag.providers.generation import Generation
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(*_`\[])|\n{2,}|\n(?=\s*(?:[-*+]|\d+\.)\s)")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
