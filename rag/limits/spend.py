@@ -39,7 +39,7 @@ class DailySpend:
     ) -> None:
         self.cap_usd = cap_usd
         self._spent_between = spent_between
-        self._refresh = refresh_seconds
+        self.refresh_seconds = refresh_seconds
         self._clock = clock
         self._lock = threading.Lock()
         self._spent = 0.0
@@ -51,7 +51,7 @@ class DailySpend:
         now = self._clock()
         day = start_of_day(now)
         with self._lock:
-            if day != self._day or time.monotonic() - self._read_at >= self._refresh:
+            if day != self._day or time.monotonic() - self._read_at >= self.refresh_seconds:
                 try:
                     self._spent = self._spent_between(day, now)
                 except Exception as exc:  # the ledger may be down: keep the last figure
