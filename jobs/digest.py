@@ -191,7 +191,7 @@ def build_digest(
                 days_at(cur, daily_spend_cap),
                 days_at(prev, daily_spend_cap),
                 "down",
-                note=f"extractive answers after ${daily_spend_cap:,.2f}/day",
+                note=f"extractive answers after {format_value(daily_spend_cap, 'usd')}/day",
             )
         )
     return Digest(

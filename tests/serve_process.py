@@ -44,7 +44,9 @@ def serve_process(workdir: Path, env: Mapping[str, str], *, start_timeout: float
     command = [BESTBEFORE, "serve", "--port", str(port), "--host", "127.0.0.1", "--no-jobs"]
     with tempfile.NamedTemporaryFile(prefix="bestbefore-serve-", suffix=".log", delete=False) as sink:
         log = Path(sink.name)
-        process = subprocess.Popen(command, env={**os.environ, **env}, cwd=workdir, stdout=sink, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, env={**os.environ, **env}, cwd=workdir, stdout=sink, stderr=subprocess.STDOUT
+        )
     served = ServedProcess(process, f"http://127.0.0.1:{port}", log=log)
     try:
         deadline = time.monotonic() + start_timeout

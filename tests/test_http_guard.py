@@ -68,7 +68,9 @@ def test_a_chunked_body_is_cut_at_the_limit(harness: BotHarness) -> None:
 
 def test_a_signed_chunked_event_under_the_limit_is_answered(harness: BotHarness) -> None:
     raw = signed_mention("how many days of paid holiday?")
-    response = harness.http.post(harness.events_url, content=iter([raw[:10], raw[10:]]), headers=signed_headers(SECRET, raw))
+    response = harness.http.post(
+        harness.events_url, content=iter([raw[:10], raw[10:]]), headers=signed_headers(SECRET, raw)
+    )
     assert response.status_code == 200 and response.request.headers.get("transfer-encoding") == "chunked"
     harness.wait_answered("C0GENERAL")
 
@@ -81,7 +83,9 @@ def test_a_body_just_over_the_limit_with_content_length_is_413(harness: BotHarne
 
 def test_malformed_unsigned_json_gets_a_short_401(harness: BotHarness) -> None:
     response = harness.http.post(
-        harness.events_url, content=b'{"type": "event_callback", "event": {', headers={"Content-Type": "application/json"}
+        harness.events_url,
+        content=b'{"type": "event_callback", "event": {',
+        headers={"Content-Type": "application/json"},
     )
     assert response.status_code == 401
     assert_short(response)
@@ -151,7 +155,11 @@ def dashboard(home: Path) -> Iterator[str]:
 
 
 def test_the_dashboard_token_in_the_query_string_is_refused(dashboard: str) -> None:
-    for path in (f"/dashboard?token={TOKEN}", f"/dashboard/data?window=7d&token={TOKEN}", f"/dashboard/login?token={TOKEN}"):
+    for path in (
+        f"/dashboard?token={TOKEN}",
+        f"/dashboard/data?window=7d&token={TOKEN}",
+        f"/dashboard/login?token={TOKEN}",
+    ):
         response = httpx.get(dashboard + path)
         assert response.status_code == 400 and "Authorization: Bearer" in response.text and TOKEN not in response.text
 

@@ -55,7 +55,7 @@ class DailySpend:
                 try:
                     self._spent = self._spent_between(day, now)
                 except Exception as exc:  # the ledger may be down: keep the last figure
-                    log.warning("could not read today's spend from the ledger (%s); keeping %.4f USD", exc, self._spent)
+                    log.warning("could not read today's spend from the ledger (%s); keeping %.4g USD", exc, self._spent)
                     if day != self._day:
                         self._spent = 0.0
                 self._day = day
@@ -69,7 +69,7 @@ class DailySpend:
         if self._announced != self._day:
             self._announced = self._day
             log.warning(
-                "daily spend cap reached (%.2f of %.2f USD): extractive answers without rerank until midnight UTC",
+                "daily spend cap reached (%.4g of %.4g USD): extractive answers without rerank until midnight UTC",
                 spent,
                 self.cap_usd,
             )
