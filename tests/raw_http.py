@@ -8,7 +8,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -46,7 +46,7 @@ def send_raw(
     path: str,
     *,
     headers: dict[str, str],
-    body: Iterator[bytes] = iter(()),
+    body: Iterable[bytes] = (),
     timeout: float = 30.0,
 ) -> RawResult:
     """POST ``path`` with ``headers`` as given, stream ``body`` from a thread, read the response meanwhile."""
