@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from jobs.chart import digest_chart
 from jobs.digest import Digest, build_digest
+from jobs.digest_channel import post_to_channel
 from jobs.nudges import NudgeLog
 from jobs.ports import JobLedger, SlackWeb
 from jobs.watchdog import CITATION_WINDOW, WatchdogReport, nudge_owners, rank_stale
@@ -156,7 +157,7 @@ def post_digest(deps: JobDeps, week: str, now: datetime, *, force: bool = False)
         raise ConfigError("Posting the digest needs SLACK_BOT_TOKEN")
     channel = deps.settings.app.digest.channel
     digest = compose_digest(deps, week, now)
-    response: Any = deps.slack.chat_postMessage(channel=channel, text=digest.text(), blocks=digest.blocks())
+    response: Any = post_to_channel(deps.slack, channel, text=digest.text(), blocks=digest.blocks())
     ts = str(response["ts"])
     deps.ledger.record_digest_post(week, channel, ts)
     try:

@@ -46,6 +46,13 @@ class FakeSlack:
         self.users_by_email: dict[str, dict[str, Any]] = {}
         self.socket_url: str | None = None
         self.failures: dict[str, str] = {}  # method -> error returned (once)
+        self.refused: dict[str, str] = {}  # method -> error returned on every call (e.g. streaming not allowed)
+        self.public_channels: list[dict[str, Any]] = []  # conversations.list: [{"id", "name"}]
+        self.not_member: set[str] = set()  # channels (ids or names) the bot was never invited to
+        self.usergroups: dict[str, list[str]] = {}  # usergroups.users.list: group id -> user ids
+        self.views: dict[str, dict[str, Any]] = {}  # views.publish: user -> the Home tab view
+        self.modals: list[dict[str, Any]] = []  # views.open: the modals opened
+        self.statuses: list[dict[str, Any]] = []  # assistant.threads.setStatus calls
         self._ts = itertools.count(1)
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
@@ -113,6 +120,8 @@ class FakeSlack:
             self._changed.notify_all()
             if method in self.failures:
                 return {"ok": False, "error": self.failures.pop(method)}
+            if method in self.refused:
+                return {"ok": False, "error": self.refused[method]}
             handler = getattr(self, "_" + method.replace(".", "_"), None)
             result = handler(params) if handler else {"ok": True}
             self._changed.notify_all()
@@ -126,6 +135,8 @@ class FakeSlack:
 
     def _chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = params["channel"]
+        if channel in self.not_member:
+            return {"ok": False, "error": "not_in_channel"}
         ts = self.next_ts()
         message = {
             "type": "message", "user": BOT_USER, "bot_id": BOT_ID, "text": params.get("text", ""),
@@ -161,6 +172,39 @@ class FakeSlack:
             found = [{k: v for k, v in m.items() if k != "metadata"} for m in found]
         return {"ok": True, "messages": sorted(found, key=lambda m: m["ts"]), "has_more": False}
 
+    def _conversations_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "channels": list(self.public_channels), "response_metadata": {"next_cursor": ""}}
+
+    def _conversations_join(self, params: dict[str, Any]) -> dict[str, Any]:
+        found = next((c for c in self.public_channels if c["id"] == params.get("channel")), None)
+        if found is None:
+            return {"ok": False, "error": "channel_not_found"}
+        self.not_member -= {found["id"], found["name"], "#" + found["name"]}
+        return {"ok": True, "channel": found}
+
+    def _usergroups_users_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        users = self.usergroups.get(str(params.get("usergroup")))
+        return {"ok": True, "users": users} if users is not None else {"ok": False, "error": "no_such_subteam"}
+
+    def _chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "message_ts": self.next_ts()}
+
+    def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        view = params["view"]
+        view = json.loads(view) if isinstance(view, str) else view
+        self.views[str(params["user_id"])] = view
+        return {"ok": True, "view": {"id": f"V{next(self._ts):08d}", **view}}
+
+    def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        view = params["view"]
+        view = json.loads(view) if isinstance(view, str) else view
+        self.modals.append(view)
+        return {"ok": True, "view": {"id": f"V{next(self._ts):08d}", **view}}
+
+    def _assistant_threads_setStatus(self, params: dict[str, Any]) -> dict[str, Any]:
+        self.statuses.append(dict(params))
+        return {"ok": True}
+
     def _conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
         users = str(params.get("users", ""))
         return {"ok": True, "channel": {"id": "D" + users.replace(",", "")[:10]}}
@@ -175,6 +219,8 @@ class FakeSlack:
         return {"ok": True, "upload_url": f"{base}/upload/{file_id}", "file_id": file_id}
 
     def _files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        if params.get("channel_id") in self.not_member:
+            return {"ok": False, "error": "not_in_channel"}
         files = params.get("files")
         listed = json.loads(files) if isinstance(files, str) else files or []
         return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in listed]}

@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 
 from jobs import runs
 from jobs.runs import JobDeps
+from rag.errors import ConfigError
 from rag.index.refresh import RefreshResult
 from tests.jobs_support import index_docs, ledger_of, make_deps, seed_answer
 from tests.slack_fake import BOT_TOKEN, FakeSlack
@@ -137,3 +138,24 @@ def test_failed_chart_upload_keeps_the_digest_and_is_reported(deps: JobDeps, sla
     assert [f["job"] for f in failures] == ["digest-chart"] and "ratelimited" in failures[0]["error"]
     next_week = runs.compose_digest(deps, "2026-W48", POSTED_AT + timedelta(days=7))
     assert [f.job for f in next_week.failures] == ["digest-chart"]
+
+
+def test_digest_joins_a_public_channel_it_was_never_invited_to(deps: JobDeps, slack: FakeSlack) -> None:
+    slack.public_channels = [{"id": "C0OTHER", "name": "general"}, {"id": "C0RAGOPS", "name": "rag-ops"}]
+    slack.not_member = {"#rag-ops", "C0RAGOPS"}
+    ts = runs.post_digest(deps, "2026-W47", POSTED_AT)
+    assert ts is not None
+    first, second = slack.calls_to("chat.postMessage")
+    assert first.params["channel"] == "#rag-ops" and second.params["channel"] == "C0RAGOPS"
+    assert [c.params["channel"] for c in slack.calls_to("conversations.join")] == ["C0RAGOPS"]
+    [complete] = slack.calls_to("files.completeUploadExternal")  # the chart upload needed the membership
+    assert complete.params["channel_id"] == "C0RAGOPS"
+    assert deps.ledger.digest_posted("2026-W47")
+    assert not deps.ledger.job_failures_between(POSTED_AT - timedelta(seconds=1), POSTED_AT + timedelta(seconds=1))
+
+
+def test_digest_to_a_channel_the_bot_cannot_join_says_to_invite_it(deps: JobDeps, slack: FakeSlack) -> None:
+    slack.not_member = {"#rag-ops"}  # private: not among the public channels, so it cannot be joined
+    with pytest.raises(ConfigError, match="invite it with /invite @bestbefore"):
+        runs.post_digest(deps, "2026-W47", POSTED_AT)
+    assert not deps.ledger.digest_posted("2026-W47")  # tried again at the next run
