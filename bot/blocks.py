@@ -1,4 +1,5 @@
-"""Block Kit for the bot's replies: an ``Answer`` (text, sources with ages, ⚠ staleness warning, 👍/👎 footer),
+"""Block Kit for the bot's replies: an ``Answer`` (text, sources with ages, ⚠ staleness warning, 👍/👎 feedback
+buttons beside the reactions footer),
 the placeholder, the help text and the friendly error — each with the plain ``text`` fallback for notifications.
 
 Everything taken from documents is escaped (``&``, ``<``, ``>``), so a doc can never ping ``<!channel>`` or
@@ -25,6 +26,10 @@ HELP = (
 )
 
 Block = dict[str, Any]
+
+FEEDBACK_ACTION = "answer_feedback"
+FEEDBACK_BLOCK_PREFIX = "feedback:"
+FEEDBACK_VALUES = {"positive_feedback": 1, "negative_feedback": -1}
 
 
 @dataclass(frozen=True)
@@ -94,8 +99,29 @@ def answer_reply(answer: Answer, *, note: str | None = None) -> Reply:
     if lines:
         heading = "*Closest sources*" if answer.refused else "*Sources*"
         blocks.append(_section(heading + "\n" + "\n".join(lines)))
-    blocks.append(_context(f"Was this helpful? React with :+1: or :-1: · ref `{answer.answer_id}`"))
+    blocks.append(_context(f"Was this helpful? Press a button or react with :+1: or :-1: · ref `{answer.answer_id}`"))
+    blocks.append(feedback_block(answer.answer_id))
     return Reply(text=_fallback(answer), blocks=blocks)
+
+
+def _feedback_button(emoji: str, label: str, value: str) -> Block:
+    return {"text": {"type": "plain_text", "text": emoji}, "accessibility_label": label, "value": value}
+
+
+def feedback_block(answer_id: str) -> Block:
+    """Slack's native feedback buttons (a ``context_actions`` block); the block id carries the answer id."""
+    return {
+        "type": "context_actions",
+        "block_id": FEEDBACK_BLOCK_PREFIX + answer_id,
+        "elements": [
+            {
+                "type": "feedback_buttons",
+                "action_id": FEEDBACK_ACTION,
+                "positive_button": _feedback_button("👍", "This answer was helpful", "positive_feedback"),
+                "negative_button": _feedback_button("👎", "This answer was not helpful", "negative_feedback"),
+            }
+        ],
+    }
 
 
 def shown_sources(answer: Answer) -> tuple[SourceRef, ...]:

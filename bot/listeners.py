@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
+from bot import feedback_buttons
 from bot.answering import handle_question
 from bot.reactions import handle_reaction
 from bot.runtime import BotIdentity, BotRuntime
@@ -37,3 +38,5 @@ def register_listeners(app: App, runtime: BotRuntime) -> None:
     @app.event("reaction_removed")
     def retract_reaction(event: dict[str, Any], context: BoltContext, logger: logging.Logger) -> None:
         handle_reaction(event, runtime, added=False, identity=identity_of(context), logger=logger)
+
+    feedback_buttons.register(app, runtime)

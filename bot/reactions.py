@@ -1,7 +1,7 @@
 """Reactions on the bot's answers as feedback: 👍 = +1, 👎 = -1 (configurable), one vote per user per answer.
 
-The latest reaction wins; removing the reaction behind a user's current vote retracts it (value 0). Reactions
-on any message that is not one of the bot's answers are ignored.
+The latest reaction (or feedback button, :mod:`bot.feedback_buttons`) wins; removing the reaction behind a user's
+current vote retracts it (value 0). Reactions on any message that is not one of the bot's answers are ignored.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.runtime import BotIdentity, BotRuntime
+from bot.votes import retract_reaction, store_vote
 from rag.config import SlackConfig
 from rag.ledger.feedback import Vote
 
@@ -54,10 +55,5 @@ def handle_reaction(
     if answer_id is None:
         return None
     if not added:
-        if feedback.votes(answer_id).get(str(user)) != value:
-            return None  # removing a reaction that is no longer the user's vote changes nothing
-        value = 0
-    vote = Vote(answer_id=answer_id, user=str(user), value=value, at=event_time(event))
-    feedback.record_vote(vote)
-    logger.info("vote %+d by %s on answer %s", value, user, answer_id)
-    return vote
+        return retract_reaction(feedback, answer_id, str(user), value, event_time(event), logger=logger)
+    return store_vote(feedback, answer_id, str(user), value, event_time(event), logger=logger)

@@ -24,7 +24,7 @@ from rag.answer.pipeline import AskContext
 from rag.config import AppConfig, ChannelConfig, IndexConfig, Settings
 from rag.index.refresh import apply_refresh, plan_refresh
 from rag.models import Answer, DateOrigin, Document
-from tests.slack_fake import BOT_TOKEN, FakeSlack, event_body, signed_headers
+from tests.slack_fake import BOT_TOKEN, FakeSlack, event_body, interaction_form, signed_form_headers, signed_headers
 
 SECRET = "test-signing-secret-0123456789abcdef"
 NOW = datetime.now(UTC)
@@ -129,6 +129,11 @@ class BotHarness:
         return self.http.post(
             self.events_url, content=raw, headers={**signed_headers(secret, raw, timestamp=timestamp), **headers}
         )
+
+    def interact(self, payload: dict[str, Any], *, secret: str = SECRET) -> httpx.Response:
+        """An interactivity request (``block_actions``, ``view_submission``) as Slack posts it: a signed form."""
+        raw = interaction_form(payload)
+        return self.http.post(self.events_url, content=raw, headers=signed_form_headers(secret, raw))
 
     def mention(
         self, text: str, *, channel: str = "C0GENERAL", user: str = "U0ALICE", thread_ts: str | None = None

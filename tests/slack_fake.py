@@ -315,3 +315,49 @@ def event_body(event: dict[str, Any], *, event_id: str | None = None) -> dict[st
         "event_id": event_id or f"Ev{next(_event_ids):010d}", "event_time": int(time.time()), "event": event,
         "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}],
     }  # fmt: skip
+
+
+# -- interactivity payloads (as Slack sends them: form field ``payload``, signed like events) --------------------
+
+
+def interaction_form(payload: dict[str, Any]) -> bytes:
+    """The body of an interactivity request: ``payload=<json>``, form-encoded."""
+    from urllib.parse import urlencode
+
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def signed_form_headers(secret: str, body: bytes, *, timestamp: float | None = None) -> dict[str, str]:
+    return {**signed_headers(secret, body, timestamp=timestamp), "Content-Type": "application/x-www-form-urlencoded"}
+
+
+_triggers = itertools.count(1)
+
+
+def block_actions_payload(
+    action: dict[str, Any], *, user: str, channel: str, message: dict[str, Any], thread_ts: str | None = None
+) -> dict[str, Any]:
+    """A ``block_actions`` payload for a press on a button of the bot's message ``message`` in ``channel``."""
+    container: dict[str, Any] = {
+        "type": "message", "message_ts": message["ts"], "channel_id": channel, "is_ephemeral": False,
+    }  # fmt: skip
+    if thread_ts:
+        container["thread_ts"] = thread_ts
+    return {
+        "type": "block_actions",
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM},
+        "api_app_id": "A0TESTAPP", "token": "unused", "container": container,
+        "trigger_id": f"{next(_triggers)}.1234.abcdef", "team": {"id": TEAM, "domain": "test"},
+        "enterprise": None, "is_enterprise_install": False, "channel": {"id": channel, "name": "general"},
+        "message": message, "state": {"values": {}}, "response_url": "https://hooks.slack.invalid/actions/T/1/x",
+        "actions": [{"action_ts": f"{time.time():.6f}", **action}],
+    }  # fmt: skip
+
+
+def feedback_action(message: dict[str, Any], value: str) -> dict[str, Any]:
+    """The action of a press on the feedback buttons of ``message`` (``positive_feedback`` / ``negative_feedback``)."""
+    block = next(b for b in message["blocks"] if b["type"] == "context_actions")
+    element = block["elements"][0]
+    text = element["positive_button" if value == "positive_feedback" else "negative_button"]["text"]
+    return {"type": "feedback_buttons", "action_id": element["action_id"], "block_id": block["block_id"],
+            "value": value, "text": text}  # fmt: skip

@@ -30,7 +30,7 @@ def all_text(blocks: list[dict]) -> str:
     for block in blocks:
         if block["type"] == "section":
             out.append(block["text"]["text"])
-        else:
+        elif block["type"] == "context":
             out.extend(e["text"] for e in block["elements"])
     return "\n".join(out)
 
@@ -51,7 +51,10 @@ def test_answer_lists_cited_sources_with_age_and_stale_warning_block() -> None:
     )
     assert "1. <https://d.example/h|Holidays> — updated 18 months ago ⚠ past the review limit of 12 months" in sources
     assert "VPN" not in sources  # an answer lists what it cites
-    assert ":+1:" in reply.blocks[-1]["elements"][0]["text"] and "a" * 32 in reply.blocks[-1]["elements"][0]["text"]
+    footer = reply.blocks[-2]["elements"][0]["text"]
+    assert ":+1:" in footer and "a" * 32 in footer
+    assert reply.blocks[-1]["type"] == "context_actions" and reply.blocks[-1]["block_id"] == "feedback:" + "a" * 32
+    assert reply.blocks[-1]["elements"][0]["type"] == "feedback_buttons"
     assert (
         reply.text.startswith("Employees get 25 days. [1]")
         and "⚠" in reply.text

@@ -1,5 +1,6 @@
 """Socket Mode: the builtin client opens ``apps.connections.open`` on the fake Web API, connects to a local websocket
-server, acks an ``events_api`` envelope (a retry) and the answer is posted; a second delivery is not answered again.
+server, acks an ``events_api`` envelope (a retry) and the answer is posted; a second delivery is not answered again;
+an ``interactive`` envelope (a feedback button press) is a vote.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from bestbefore.serve import start_socket_mode
 from bestbefore.services import Services
 from bot.app import build_slack_bot
 from tests.bot_harness import RecordingRecorder, build_index, make_settings
-from tests.slack_fake import APP_TOKEN, BOT_USER, FakeSlack, event_body
+from tests.slack_fake import APP_TOKEN, BOT_USER, FakeSlack, block_actions_payload, event_body, feedback_action
 
 
 class SocketServer:
@@ -97,6 +98,16 @@ def test_socket_mode_event_is_acked_and_answered_once(home: Path, socket_server:
         assert update.params["ts"] == fake.bot_messages("C0GENERAL")[0]["ts"]
         assert "WireGuard" in update.params["text"]
         assert len(recorder.seen) == 1
+
+        # interactivity over the socket: a feedback button press is acked after the vote is stored
+        message = fake.message("C0GENERAL", update.params["ts"])
+        press = block_actions_payload(
+            feedback_action(message, "negative_feedback"), user="U0BOB", channel="C0GENERAL", message=message
+        )
+        socket_server.outbox.put({"envelope_id": "env-3", "type": "interactive", "accepts_response_payload": True,
+                                  "payload": press})  # fmt: skip
+        assert socket_server.acks.get(timeout=10)["envelope_id"] == "env-3"
+        assert services.feedback.votes(recorder.seen[0][0].answer_id) == {"U0BOB": -1}
     finally:
         handler.close()
         bot.close()
