@@ -21,6 +21,7 @@ from rag.index.indexing import chunking_settings
 from rag.index.sqlite_store import SQLiteStore
 from rag.index.store import VectorStore
 from rag.ingest.chunking import ChunkingSettings
+from rag.ledger.doc_reviews import DocReviewLog
 from rag.ledger.feedback import FeedbackStore
 from rag.ledger.query_ledger import QueryLedger
 from rag.limits.spend import DailySpend, with_spend_cap
@@ -154,6 +155,11 @@ class Services:
     def feedback(self) -> FeedbackStore:
         return self.ledger
 
+    @property
+    def doc_reviews(self) -> DocReviewLog:
+        """Verifications ("still accurate") and flags ("report outdated") of docs, in the ledger."""
+        return self.ledger.reviews
+
     @cached_property
     def policy(self) -> StalenessPolicy:
         return build_policy(self.settings)
@@ -187,6 +193,7 @@ class Services:
             candidates=index.candidates,
             evidence=index.evidence,
             min_relevance=index.min_relevance,
+            reviews=self.ledger.reviews,
         )
 
     def close(self) -> None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
+from bot.mrkdwn import Block, escape
+from bot.review_blocks import stale_doc_actions
 from rag.durations import human_age, human_span
 from rag.models import Answer, SourceRef
 
@@ -25,8 +26,6 @@ HELP = (
     "In a thread where I answered, mention me again for a follow-up."
 )
 
-Block = dict[str, Any]
-
 FEEDBACK_ACTION = "answer_feedback"
 FEEDBACK_BLOCK_PREFIX = "feedback:"
 FEEDBACK_VALUES = {"positive_feedback": 1, "negative_feedback": -1}
@@ -38,10 +37,6 @@ class Reply:
 
     text: str
     blocks: list[Block]
-
-
-def escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _section(text: str) -> Block:
@@ -66,7 +61,9 @@ def _split(text: str, limit: int = SECTION_LIMIT) -> list[str]:
 
 
 def updated_phrase(ref: SourceRef) -> str:
-    return f"updated {human_age(timedelta(days=ref.age_days))}"
+    """ "updated 3 months ago", or "verified 2 days ago" when someone confirmed the doc since (its clock restarted)."""
+    verb = "verified still accurate" if ref.verified_at is not None else "updated"
+    return f"{verb} {human_age(timedelta(days=ref.age_days))}"
 
 
 def source_line(number: int | None, ref: SourceRef) -> str:
@@ -76,6 +73,8 @@ def source_line(number: int | None, ref: SourceRef) -> str:
     line = f"{label} {link} — {updated_phrase(ref)}"
     if ref.stale:
         line += f" ⚠ past the review limit of {human_span(timedelta(days=ref.threshold_days))}"
+    if ref.open_flags:
+        line += f" 🚩 reported outdated ({ref.open_flags})"
     return line
 
 
@@ -90,6 +89,7 @@ def answer_reply(answer: Answer, *, note: str | None = None) -> Reply:
         blocks.append(_context(escape(note)))
     if answer.stale_warning:
         blocks.append(_context(f"⚠️ *Possibly out of date:* {escape(answer.stale_warning)}"))
+        blocks.extend(stale_doc_actions(answer.sources))
     lines = []
     cited_number = 0
     for ref in shown_sources(answer):

@@ -11,6 +11,8 @@ from bot.dedupe import EventClaims
 from rag.answer.pipeline import RagPipeline
 from rag.answer.staleness import StalenessPolicy
 from rag.config import AppConfig, ChannelConfig, StalenessConfig
+from rag.index.store import VectorStore
+from rag.ledger.doc_reviews import DocReviewLog
 from rag.ledger.feedback import FeedbackStore
 from rag.limits.questions import QuestionLimits
 
@@ -23,6 +25,12 @@ class BotServices(Protocol):
 
     @property
     def feedback(self) -> FeedbackStore: ...
+
+    @property
+    def store(self) -> VectorStore: ...
+
+    @property
+    def doc_reviews(self) -> DocReviewLog: ...
 
 
 @dataclass(frozen=True)

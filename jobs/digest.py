@@ -58,6 +58,29 @@ class StaleDocLine:
     age_days: int
     threshold_days: int
     citations: int
+    open_flags: int = 0
+
+
+@dataclass(frozen=True)
+class ReviewLine:
+    """A verification ("still accurate") or a flag ("reported outdated") during the week."""
+
+    kind: Literal["verified", "flagged"]
+    title: str
+    url: str | None
+    user: str
+    at: datetime
+    reason: str | None = None
+
+    def text(self) -> str:
+        what = "still accurate, says" if self.kind == "verified" else "reported outdated by"
+        reason = f": {self.reason}" if self.reason else ""
+        return f"{self.title} {what} {self.user}{reason}"
+
+    def mrkdwn(self) -> str:
+        icon, what = ("✅", "still accurate, says") if self.kind == "verified" else ("🚩", "reported outdated by")
+        reason = f": “{escape(_clip(self.reason, 150))}”" if self.reason else ""
+        return f"• {icon} {_link(self.title, self.url)} {what} <@{escape(self.user)}>{reason}"
 
 
 @dataclass(frozen=True)
@@ -69,6 +92,7 @@ class Digest:
     top_stale: list[StaleDocLine] = field(default_factory=list)
     refused_questions: list[str] = field(default_factory=list)
     failures: list[JobFailure] = field(default_factory=list)
+    reviews: list[ReviewLine] = field(default_factory=list)
 
     def figure(self, key: str) -> Figure:
         return next(f for f in self.figures if f.key == key)
@@ -79,7 +103,14 @@ class Digest:
         lines += [f"{f.label}: {f.shown()}{f' ({f.note})' if f.note else ''} [{f.change()}]" for f in self.figures]
         if self.top_stale:
             lines.append("Top stale docs by citations:")
-            lines += [f"  {d.title}: {d.citations} citations, {d.age_days} days old" for d in self.top_stale]
+            lines += [
+                f"  {d.title}: {d.citations} citations, {d.age_days} days old"
+                + (f", reported outdated {d.open_flags}x" if d.open_flags else "")
+                for d in self.top_stale
+            ]
+        if self.reviews:
+            lines.append("Doc reviews:")
+            lines += [f"  {r.text()}" for r in self.reviews]
         if self.refused_questions:
             lines.append("Refused questions:")
             lines += [f"  {q}" for q in self.refused_questions]
@@ -96,6 +127,10 @@ class Digest:
             "figures": {f.key: f.to_json() for f in self.figures},
             "top_stale": [d.__dict__ for d in self.top_stale],
             "refused_questions": self.refused_questions,
+            "reviews": [
+                {"kind": r.kind, "title": r.title, "user": r.user, "at": r.at.isoformat(), "reason": r.reason}
+                for r in self.reviews
+            ],
             "failures": [{"job": f.job, "error": f.error, "at": f.at.isoformat()} for f in self.failures],
         }
 
@@ -116,9 +151,14 @@ class Digest:
         if self.top_stale:
             lines = [
                 f"• {_link(d.title, d.url)} — cited {d.citations}× · {d.age_days} d old (limit {d.threshold_days} d)"
+                + (f" · 🚩 reported outdated {d.open_flags}×" if d.open_flags else "")
                 for d in self.top_stale
             ]
             blocks += [{"type": "divider"}, _section("*Stale docs people still read*\n" + "\n".join(lines))]
+        if self.reviews:
+            blocks.append(
+                _section(_clip_block("*Doc reviews this week*\n" + "\n".join(r.mrkdwn() for r in self.reviews)))
+            )
         if self.refused_questions:
             lines = [f"• {escape(_clip(q, 150))}" for q in self.refused_questions]
             blocks.append(_section("*Questions the docs could not answer*\n" + "\n".join(lines)))
@@ -141,6 +181,7 @@ def build_digest(
     failures: Sequence[JobFailure] = (),
     failures_before: int = 0,
     daily_spend_cap: float | None = None,
+    reviews: Sequence[ReviewLine] = (),
 ) -> Digest:
     """Every figure the issue asks for, with last week's value beside it."""
     cur, prev = current, previous
@@ -202,7 +243,11 @@ def build_digest(
         top_stale=list(top_stale)[:MAX_STALE],
         refused_questions=list(cur.refused_sample)[:MAX_REFUSED],
         failures=list(failures)[-MAX_FAILURES:],
+        reviews=sorted(reviews, key=lambda r: r.at)[-MAX_REVIEWS:],
     )
+
+
+MAX_REVIEWS = 15
 
 
 def days_at(stats: LedgerStats, cap: float) -> int:

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from slack_sdk import WebClient
 
 from rag.index.refresh import RefreshResult
+from rag.ledger.doc_reviews import DocReviewLog
 from rag.ledger.stats import LedgerStats
 
 Clock = Callable[[], datetime]
@@ -20,6 +21,8 @@ Clock = Callable[[], datetime]
 
 class JobLedger(Protocol):
     """The query ledger as the jobs see it."""
+
+    reviews: DocReviewLog  # verifications and flags of docs
 
     def record_refresh(self, result: RefreshResult, *, started_at: datetime, error: str | None = None) -> None: ...
 

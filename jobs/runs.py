@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from jobs.chart import digest_chart
-from jobs.digest import Digest, build_digest
+from jobs.digest import Digest, ReviewLine, build_digest
 from jobs.digest_channel import post_to_channel
 from jobs.nudges import NudgeLog
 from jobs.ports import JobLedger, SlackWeb
@@ -29,6 +29,8 @@ from rag.index.indexing import refresh_source
 from rag.index.refresh import RefreshResult
 from rag.index.store import VectorStore
 from rag.ingest.chunking import ChunkingSettings
+from rag.ledger.doc_reviews import DocReviewLog
+from rag.models import DocMeta
 from rag.providers.embedding import Embedder
 
 log = logging.getLogger(__name__)
@@ -112,7 +114,8 @@ def watchdog(deps: JobDeps, now: datetime) -> WatchdogReport:
     """Stale docs ranked by citations in the last 30 days; DMs their owners when ``digest.nudge_owners`` is on."""
     docs = [d.meta for d in deps.index.store.stored_docs().values()]
     citations = deps.ledger.citations_by_doc(now - CITATION_WINDOW)
-    report = WatchdogReport(ranked=rank_stale(docs, deps.index.policy, citations, now))
+    reviews = deps.ledger.reviews.reviews({d.doc_id: d.source_hash for d in docs})
+    report = WatchdogReport(ranked=rank_stale(docs, deps.index.policy, citations, now, reviews))
     if deps.settings.app.digest.nudge_owners and deps.slack is not None and deps.nudges is not None:
         nudge_owners(report.ranked, slack=deps.slack, log_book=deps.nudges, now=now, report=report)
     log.info("watchdog: %d stale docs, %d owners nudged", len(report.ranked), len(report.nudged))
@@ -127,7 +130,9 @@ def compose_digest(deps: JobDeps, week: str, now: datetime) -> Digest:
     ledger = deps.ledger
     as_of = min(now, until)
     docs = [d.meta for d in deps.index.store.stored_docs().values()]
-    ranked = rank_stale(docs, deps.index.policy, ledger.citations_by_doc(as_of - CITATION_WINDOW, as_of), as_of)
+    reviews = ledger.reviews.reviews({d.doc_id: d.source_hash for d in docs})
+    citations = ledger.citations_by_doc(as_of - CITATION_WINDOW, as_of)
+    ranked = rank_stale(docs, deps.index.policy, citations, as_of, reviews)
     return build_digest(
         week,
         since,
@@ -140,7 +145,23 @@ def compose_digest(deps: JobDeps, week: str, now: datetime) -> Digest:
         failures=[JobFailure.of(row) for row in ledger.job_failures_between(since, until)],
         failures_before=len(ledger.job_failures_between(before_since, before_until)),
         daily_spend_cap=deps.settings.app.limits.daily_spend_usd,
+        reviews=review_lines(ledger.reviews, {d.doc_id: d for d in docs}, since, until),
     )
+
+
+def review_lines(log: DocReviewLog, docs: dict[str, DocMeta], since: datetime, until: datetime) -> list[ReviewLine]:
+    """The week's verifications and flags, of docs still indexed."""
+    lines = [
+        ReviewLine("verified", docs[v.doc_id].title, docs[v.doc_id].url, v.user, v.at)
+        for v in log.verifications()
+        if v.doc_id in docs and since <= v.at < until
+    ]
+    lines += [
+        ReviewLine("flagged", docs[f.doc_id].title, docs[f.doc_id].url, f.user, f.at, f.reason)
+        for f in log.flags()
+        if f.doc_id in docs and since <= f.at < until
+    ]
+    return lines
 
 
 def chart_of(deps: JobDeps, week: str) -> bytes:

@@ -3,28 +3,35 @@
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from jobs.digest import StaleDocLine, escape
 from jobs.nudges import NudgeLog, crossing_of
 from jobs.ports import SlackWeb
-from rag.answer.staleness import StalenessPolicy, StaleSource, stale_sources
+from rag.answer.staleness import StalenessPolicy, StaleSource
 from rag.durations import human_span
+from rag.ledger.doc_reviews import DocReview, reviewed_meta
 from rag.models import DocMeta
+from rag.owners import owner_email, owner_slack_id
 
 log = logging.getLogger(__name__)
 
 CITATION_WINDOW = timedelta(days=30)
-_SLACK_USER = re.compile(r"^<?@?([UW][A-Z0-9]{2,})>?$")
 
 
 @dataclass(frozen=True)
 class RankedStale:
     stale: StaleSource
     citations: int  # answers citing the doc in the last 30 days
+    open_flags: int = 0  # people reported the current content outdated
+
+    @property
+    def score(self) -> float:
+        """citations × days overdue × open flags, each counted from 1 so an unread or unflagged doc still ranks."""
+        overdue_days = max(self.stale.overdue.total_seconds() / 86400, 1.0)
+        return (self.citations + 1) * overdue_days * (self.open_flags + 1)
 
     def line(self) -> StaleDocLine:
         return StaleDocLine(
@@ -33,6 +40,7 @@ class RankedStale:
             age_days=self.stale.age.days,
             threshold_days=self.stale.threshold.days,
             citations=self.citations,
+            open_flags=self.open_flags,
         )
 
 
@@ -44,11 +52,30 @@ class WatchdogReport:
 
 
 def rank_stale(
-    docs: Iterable[DocMeta], policy: StalenessPolicy, citations: dict[str, int], now: datetime
+    docs: Iterable[DocMeta],
+    policy: StalenessPolicy,
+    citations: dict[str, int],
+    now: datetime,
+    reviews: Mapping[str, DocReview] | None = None,
 ) -> list[RankedStale]:
-    """Stale docs, most cited first (ties: the most overdue first). A stale doc nobody reads sinks to the bottom."""
-    ranked = [RankedStale(s, citations.get(s.meta.doc_id, 0)) for s in stale_sources(policy, list(docs), now)]
-    return sorted(ranked, key=lambda r: (-r.citations, -r.stale.overdue.total_seconds(), r.stale.meta.doc_id))
+    """Stale or flagged docs by citations × days overdue × open flags (ties: the most cited first).
+
+    A verification ("still accurate") restarts a doc's clock for its current content; a doc people reported outdated
+    is listed even before its threshold passes.
+    """
+    reviews = reviews or {}
+    ranked: list[RankedStale] = []
+    for meta in docs:
+        review = reviews.get(meta.doc_id)
+        flags = len(review.open_flags) if review else 0
+        clock = reviewed_meta(meta, review)
+        stale = policy.check(clock, now)
+        if stale is None and flags:
+            threshold = policy.threshold_for(meta.source, meta.path)
+            stale = StaleSource(clock, min(now - clock.updated_at, threshold), threshold)
+        if stale is not None:
+            ranked.append(RankedStale(stale, citations.get(meta.doc_id, 0), flags))
+    return sorted(ranked, key=lambda r: (-r.score, -r.citations, r.stale.meta.doc_id))
 
 
 def nudge_text(item: RankedStale) -> str:
@@ -64,12 +91,10 @@ def nudge_text(item: RankedStale) -> str:
 
 def resolve_owner(owner: str, slack: SlackWeb) -> str | None:
     """A Slack user id from a front-matter ``owner``: an id as is, an e-mail via ``users.lookupByEmail``."""
-    owner = owner.strip()
-    match = _SLACK_USER.match(owner)
-    if match:
-        return match.group(1)
-    if "@" in owner and " " not in owner:
-        response = slack.users_lookupByEmail(email=owner)
+    if user := owner_slack_id(owner):
+        return user
+    if email := owner_email(owner):
+        response = slack.users_lookupByEmail(email=email)
         return str(response["user"]["id"])
     return None
 

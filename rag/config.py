@@ -87,6 +87,7 @@ class SlackConfig(_Section):
     )
     negative_reactions: list[str] = Field(default_factory=lambda: ["-1", "thumbsdown", "x"])
     max_question_chars: int = 4000
+    reviewers_group: str | None = None  # a Slack user group id (S0123) whose members may verify any doc
 
 
 class ScheduleConfig(_Section):

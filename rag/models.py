@@ -145,6 +145,8 @@ class SourceRef:
     cited: bool
     owner: str | None = None
     source: str = ""
+    verified_at: datetime | None = None  # someone confirmed this content is still accurate (clock restarted then)
+    open_flags: int = 0  # people reported this content outdated
 
 
 @dataclass(frozen=True)

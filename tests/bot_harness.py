@@ -46,6 +46,9 @@ DOCS: list[tuple[str, str, str, int, str]] = [
 ]  # fmt: skip
 
 
+OWNERS = {"handbook:leave/holidays.md": "U0OWNER"}  # front matter owner_slack
+
+
 def make_documents(now: datetime = NOW) -> list[Document]:
     docs = []
     for source, path, title, age_days, text in DOCS:
@@ -55,6 +58,7 @@ def make_documents(now: datetime = NOW) -> list[Document]:
                 source_hash=hashlib.sha256(text.encode()).hexdigest(),
                 updated_at=now - timedelta(days=age_days), date_origin=DateOrigin.FRONT_MATTER,
                 url=f"https://docs.example.com/{source}/{path.removesuffix('.md')}", format="markdown",
+                owner=OWNERS.get(f"{source}:{path}"),
             )
         )  # fmt: skip
     return docs

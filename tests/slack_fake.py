@@ -196,6 +196,8 @@ class FakeSlack:
         return {"ok": True, "view": {"id": f"V{next(self._ts):08d}", **view}}
 
     def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not params.get("trigger_id"):
+            return {"ok": False, "error": "invalid_trigger_id"}
         view = params["view"]
         view = json.loads(view) if isinstance(view, str) else view
         self.modals.append(view)
@@ -361,3 +363,20 @@ def feedback_action(message: dict[str, Any], value: str) -> dict[str, Any]:
     text = element["positive_button" if value == "positive_feedback" else "negative_button"]["text"]
     return {"type": "feedback_buttons", "action_id": element["action_id"], "block_id": block["block_id"],
             "value": value, "text": text}  # fmt: skip
+
+
+def view_submission_payload(view: dict[str, Any], *, user: str, values: dict[str, Any]) -> dict[str, Any]:
+    """A ``view_submission`` payload for the modal ``view`` (as ``views.open`` got it), with the inputs' values."""
+    state = {"values": {block: {action: {"type": "plain_text_input", "value": value}}
+                        for block, (action, value) in values.items()}}  # fmt: skip
+    opened = {
+        "id": f"V{next(_triggers):08d}", "team_id": TEAM, "type": "modal", "private_metadata": "", "callback_id": "",
+        "hash": "1700000000.abcdef", "previous_view_id": None, "root_view_id": None, "app_id": "A0TESTAPP",
+        "external_id": "", "app_installed_team_id": TEAM, "bot_id": BOT_ID, **view, "state": state,
+    }  # fmt: skip
+    return {
+        "type": "view_submission", "team": {"id": TEAM, "domain": "test"},
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM},
+        "api_app_id": "A0TESTAPP", "token": "unused", "trigger_id": f"{next(_triggers)}.1234.abcdef",
+        "view": opened, "response_urls": [], "is_enterprise_install": False, "enterprise": None,
+    }  # fmt: skip

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -20,6 +20,7 @@ from rag.answer.extractive import terms
 from rag.answer.staleness import StalenessPolicy, staleness_warning
 from rag.errors import ProviderError
 from rag.index.store import VectorStore
+from rag.ledger.doc_reviews import DocReview
 from rag.models import Answer, DocMeta, ProviderCall, SearchFilter, SearchHit, SourceRef, Turn
 from rag.providers.embedding import Embedder
 from rag.providers.generation import Generation, Generator, Reranker
@@ -48,6 +49,12 @@ class AskContext:
     policy: StalenessPolicy | None = None  # per-channel thresholds on top of the global policy
 
 
+class DocReviews(Protocol):
+    """Verifications and flags of docs (the ledger's :class:`rag.ledger.doc_reviews.DocReviewLog`)."""
+
+    def reviews(self, current: Mapping[str, str], *, only: Iterable[str] | None = None) -> dict[str, DocReview]: ...
+
+
 class AnswerRecorder(Protocol):
     """Sees every answer (the query ledger, Langfuse)."""
 
@@ -67,6 +74,7 @@ class RagPipeline:
     evidence: int = 6
     min_relevance: float = 0.3
     clock: Callable[[], datetime] = utcnow
+    reviews: DocReviews | None = None  # "still accurate" restarts a doc's clock; flags are shown
 
 
 def retrieval_query(question: str, history: Sequence[Turn]) -> str:
@@ -137,7 +145,7 @@ def answer_question(question: str, pipeline: RagPipeline, *, context: AskContext
     else:
         text = generation.text
     cited = () if refused or generation is None else generation.cited_doc_ids
-    sources = _sources(hits, cited, policy, now)
+    sources = _sources(hits, cited, policy, now, pipeline.reviews)
     timings["total"] = _ms(started)
     answer = Answer(
         answer_id=answer_id,
@@ -173,14 +181,25 @@ def _keyword_hits(query: str, pipeline: RagPipeline, context: AskContext) -> lis
 
 
 def _sources(
-    hits: Sequence[SearchHit], cited: Sequence[str], policy: StalenessPolicy, now: datetime
+    hits: Sequence[SearchHit],
+    cited: Sequence[str],
+    policy: StalenessPolicy,
+    now: datetime,
+    reviews: DocReviews | None = None,
 ) -> list[SourceRef]:
     """Cited docs first (in citation order), then the closest others; one entry per doc, at most MAX_SOURCES."""
     metas: dict[str, DocMeta] = {}
     for hit in hits:
         metas.setdefault(hit.doc.doc_id, hit.doc)
     order = [d for d in cited if d in metas] + [d for d in metas if d not in cited]
-    return [policy.source_ref(metas[d], now, cited=d in cited) for d in order[:MAX_SOURCES]]
+    shown = order[:MAX_SOURCES]
+    found: dict[str, DocReview] = {}
+    if reviews is not None and shown:
+        try:
+            found = reviews.reviews({d: metas[d].source_hash for d in shown}, only=shown)
+        except Exception:  # the ledger being down never fails an answer: the docs' own dates then apply
+            log.exception("could not read the docs' verifications and flags")
+    return [policy.source_ref(metas[d], now, cited=d in cited, review=found.get(d)) for d in shown]
 
 
 def _ms(mark: float) -> float:

@@ -9,6 +9,7 @@ from fnmatch import fnmatchcase
 
 from rag.config import StalenessConfig
 from rag.durations import human_age, human_span, parse_duration
+from rag.ledger.doc_reviews import DocReview, reviewed_meta
 from rag.models import DocMeta, SourceRef
 
 DEFAULT_THRESHOLD = timedelta(days=365)
@@ -73,9 +74,11 @@ class StalenessPolicy:
         age = now - meta.updated_at
         return StaleSource(meta, age, threshold) if age > threshold else None
 
-    def source_ref(self, meta: DocMeta, now: datetime, *, cited: bool) -> SourceRef:
+    def source_ref(self, meta: DocMeta, now: datetime, *, cited: bool, review: DocReview | None = None) -> SourceRef:
+        """The doc as an answer lists it; a verification of its current content restarts its clock."""
+        clock = reviewed_meta(meta, review)
         threshold = self.threshold_for(meta.source, meta.path)
-        age = now - meta.updated_at
+        age = now - clock.updated_at
         return SourceRef(
             doc_id=meta.doc_id,
             title=meta.title,
@@ -87,6 +90,8 @@ class StalenessPolicy:
             cited=cited,
             owner=meta.owner,
             source=meta.source,
+            verified_at=clock.updated_at if clock is not meta else None,
+            open_flags=len(review.open_flags) if review else 0,
         )
 
 

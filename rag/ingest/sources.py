@@ -123,7 +123,7 @@ def _document(config: SourceConfig, rel: str, item: ParsedFile, text: str, git: 
         updated_at=updated_at,
         date_origin=origin,
         url=join_url(config.url_base, rel) if config.url_base else None,
-        owner=meta_text(item.meta, "owner"),
+        owner=meta_text(item.meta, "owner_slack") or meta_text(item.meta, "owner"),  # a Slack id wins
         format=item.format,
     )
 

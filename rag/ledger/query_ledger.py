@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from rag.answer.pipeline import AskContext, utcnow
 from rag.errors import StoreError
 from rag.index.refresh import RefreshResult
+from rag.ledger.doc_reviews import DocReviewLog
 from rag.ledger.feedback import FeedbackListener, Vote
 from rag.ledger.schema import (
     answer_messages,
@@ -91,6 +92,7 @@ class QueryLedger:
                 self.applied_migrations = migrate(conn)
         except SQLAlchemyError as exc:
             raise StoreError(f"Cannot open the query ledger at {make_url(url).render_as_string()}: {exc}") from exc
+        self.reviews = DocReviewLog(self.engine)  # verifications and flags of docs (#13)
         self._writer = threading.Thread(target=self._write_answers, name="ledger-writer", daemon=True)
         self._writer.start()
 

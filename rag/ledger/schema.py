@@ -134,6 +134,37 @@ job_runs = Table(
 )
 
 
+doc_verifications = Table(
+    "doc_verifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("doc_id", String(500), nullable=False, index=True),
+    Column("user_id", String(100), nullable=False),
+    Column("verified_at", DateTime(timezone=True), nullable=False),
+    Column("source_hash", String(64), nullable=False),  # the content that was verified
+)
+
+doc_flags = Table(
+    "doc_flags",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("doc_id", String(500), nullable=False, index=True),
+    Column("user_id", String(100), nullable=False),
+    Column("flagged_at", DateTime(timezone=True), nullable=False),
+    Column("source_hash", String(64), nullable=False),  # the content that was reported outdated
+    Column("reason", Text),
+)
+
+owner_notices = Table(
+    "owner_notices",
+    metadata,
+    Column("doc_id", String(500), primary_key=True),
+    Column("kind", String(20), primary_key=True),  # "flag" | "verify_request"
+    Column("day", String(10), primary_key=True),  # YYYY-MM-DD (UTC): the owner hears once per doc per day
+    Column("sent_at", DateTime(timezone=True), nullable=False),
+)
+
+
 def _create(*tables: Table) -> Callable[[Connection], None]:
     def apply(conn: Connection) -> None:
         for table in tables:
@@ -151,6 +182,7 @@ MIGRATIONS: list[Migration] = [
         _create(answers, provider_calls, answer_messages, votes, refresh_runs, digest_posts),
     ),  # fmt: skip
     ("002_job_runs", _create(job_runs)),
+    ("003_doc_verifications_flags_13", _create(doc_verifications, doc_flags, owner_notices)),
 ]
 
 
