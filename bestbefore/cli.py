@@ -21,6 +21,7 @@ from rag.config import SourceConfig, load_settings
 from rag.errors import BestBeforeError
 from rag.index.indexing import refresh_source
 from rag.index.refresh import RefreshResult
+from rag.ledger.doc_reviews import NO_REVIEW, reviewed_meta
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Answers from your docs, and says when they are stale."
@@ -167,9 +168,11 @@ def ask(
 
 @app.command()
 def sources(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Every indexed document with its date, hash, chunk count and staleness."""
+    """Every indexed document with its date, hash, chunk count, staleness, verification and open flags."""
     services = services_of(ctx)
-    rows = render.source_rows(services.store.stored_docs(), services.policy, utcnow())
+    stored = services.store.stored_docs()
+    reviews = services.doc_reviews.reviews({doc_id: d.meta.source_hash for doc_id, d in stored.items()})
+    rows = render.source_rows(stored, services.policy, utcnow(), reviews)
     if as_json:
         emit_json(rows)
     else:
@@ -178,14 +181,15 @@ def sources(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 @app.command()
 def stale(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Documents past their staleness threshold, oldest first."""
+    """Documents past their staleness threshold, oldest first ("still accurate" restarts a doc's clock)."""
     services = services_of(ctx)
     docs = [d.meta for d in services.store.stored_docs().values()]
-    found = stale_sources(services.policy, docs, utcnow())
+    reviews = services.doc_reviews.reviews({d.doc_id: d.source_hash for d in docs})
+    found = stale_sources(services.policy, [reviewed_meta(d, reviews.get(d.doc_id)) for d in docs], utcnow())
     if as_json:
-        emit_json([render.stale_json(s) for s in found])
+        emit_json([render.stale_json(s, reviews.get(s.meta.doc_id, NO_REVIEW)) for s in found])
     else:
-        console.print(render.stale_table(found))
+        console.print(render.stale_table(found, reviews))
 
 
 @app.command()

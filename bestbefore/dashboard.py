@@ -34,7 +34,22 @@ def dashboard_data(services: Services, window: str, *, now: datetime | None = No
         raise ValueError(f"window must be between 1s and {MAX_WINDOW_DAYS}d")
     until = now or datetime.now(UTC)
     stats = services.ledger.stats(until - span, until)
-    return {"window": window, **stats.to_json()}
+    return {"window": window, **stats.to_json(), "doc_reviews": doc_review_figures(services, until - span, until)}
+
+
+def doc_review_figures(services: Services, since: datetime, until: datetime) -> dict[str, Any]:
+    """Verifications and flags in the window, and the docs with open flags now (title, count)."""
+    reviews = services.doc_reviews
+    docs = {doc_id: d.meta for doc_id, d in services.store.stored_docs().items()}
+    current = reviews.reviews({doc_id: meta.source_hash for doc_id, meta in docs.items()})
+    flagged = sorted(
+        ((docs[d].title, len(r.open_flags)) for d, r in current.items() if r.open_flags), key=lambda t: -t[1]
+    )
+    return {
+        "verified": sum(1 for v in reviews.verifications() if since <= v.at < until),
+        "flagged": sum(1 for f in reviews.flags() if since <= f.at < until),
+        "open_flags": [{"title": title, "flags": count} for title, count in flagged],
+    }
 
 
 def dashboard_routes(services: Services) -> list[Route]:

@@ -132,7 +132,9 @@ function kpis(data) {
     ["p95 latency", fmt(data.latency.total ? data.latency.total.p95_ms : null) + " ms"],
     ["Cost", fmt(data.cost_usd, "$")], ["Thumbs-up rate", fmt(q.thumbs_up_rate, "%")],
     ["Refusal rate", fmt(q.refusal_rate, "%")], ["Stale-answer rate", fmt(q.stale_rate, "%")],
-    ["Zero-hit rate", fmt(q.zero_hit_rate, "%")], ["Cache hit rate", fmt(data.cache_hit_rate, "%")]];
+    ["Zero-hit rate", fmt(q.zero_hit_rate, "%")], ["Cache hit rate", fmt(data.cache_hit_rate, "%")],
+    ["Docs verified", data.doc_reviews.verified], ["Docs reported outdated", data.doc_reviews.flagged],
+    ["Docs with open reports", data.doc_reviews.open_flags.length]];
   document.getElementById("summary").replaceChildren(...items.map(([label, value]) => {
     const d = document.createElement("div"); d.className = "kpi";
     const b = document.createElement("b"); b.textContent = value; const s = document.createElement("span"); s.textContent = label;

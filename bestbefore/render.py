@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ from rich.table import Table
 from rag.answer.staleness import StalenessPolicy, StaleSource
 from rag.durations import human_age, human_span
 from rag.index.refresh import RefreshResult
+from rag.ledger.doc_reviews import NO_REVIEW, DocReview, reviewed_meta
 from rag.models import Answer, SkippedFile, SourceRef, StoredDoc
 
 
@@ -65,10 +67,19 @@ def print_answer(console: Console, answer: Answer) -> None:
     console.print(f"[dim]trace {answer.trace_id} · {answer.timings_ms.get('total', 0):.0f} ms[/dim]")
 
 
-def source_rows(stored: dict[str, StoredDoc], policy: StalenessPolicy, now: datetime) -> list[dict[str, Any]]:
+def source_rows(
+    stored: dict[str, StoredDoc],
+    policy: StalenessPolicy,
+    now: datetime,
+    reviews: Mapping[str, DocReview] | None = None,
+) -> list[dict[str, Any]]:
+    """Every doc; a verification of its current content restarts its clock (``stale`` is judged from then)."""
+    reviews = reviews or {}
     rows = []
     for doc in sorted(stored.values(), key=lambda d: d.meta.doc_id):
         meta = doc.meta
+        review = reviews.get(meta.doc_id, NO_REVIEW)
+        clock = reviewed_meta(meta, review)
         threshold = policy.threshold_for(meta.source, meta.path)
         rows.append(
             {
@@ -79,8 +90,9 @@ def source_rows(stored: dict[str, StoredDoc], policy: StalenessPolicy, now: date
                 "date_origin": meta.date_origin.value,
                 "source_hash": meta.source_hash,
                 "chunks": len(doc.chunk_hashes),
-                "stale": now - meta.updated_at > threshold,
+                "stale": now - clock.updated_at > threshold,
                 "threshold_days": threshold.days,
+                **review.to_json(),
             }
         )
     return rows
@@ -88,18 +100,20 @@ def source_rows(stored: dict[str, StoredDoc], policy: StalenessPolicy, now: date
 
 def sources_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title=f"{len(rows)} indexed documents", title_justify="left")
-    for column in ("Document", "Title", "Updated", "From", "Chunks", "Stale"):
+    for column in ("Document", "Title", "Updated", "From", "Chunks", "Stale", "Verified", "Flags"):
         table.add_column(column)
     for row in rows:
+        verified = f"{row['verified_at'][:10]} {row['verified_by']}" if row["verified_at"] else ""
         table.add_row(
             row["doc_id"], row["title"], row["updated_at"][:10], row["date_origin"], str(row["chunks"]),
-            "[red]yes[/red]" if row["stale"] else "no",
+            "[red]yes[/red]" if row["stale"] else "no", verified, str(row["open_flags"] or ""),
         )  # fmt: skip
     return table
 
 
-def stale_json(item: StaleSource) -> dict[str, Any]:
+def stale_json(item: StaleSource, review: DocReview = NO_REVIEW) -> dict[str, Any]:
     return {
+        **review.to_json(),
         "doc_id": item.meta.doc_id,
         "title": item.meta.title,
         "source": item.meta.source,
@@ -111,14 +125,16 @@ def stale_json(item: StaleSource) -> dict[str, Any]:
     }
 
 
-def stale_table(found: list[StaleSource]) -> Table:
+def stale_table(found: list[StaleSource], reviews: Mapping[str, DocReview] | None = None) -> Table:
+    reviews = reviews or {}
     table = Table(title=f"{len(found)} documents past their threshold (oldest first)", title_justify="left")
-    for column in ("Document", "Title", "Owner", "Last updated", "Age", "Limit"):
+    for column in ("Document", "Title", "Owner", "Last updated", "Age", "Limit", "Flags"):
         table.add_column(column)
     for item in found:
+        flags = len(reviews.get(item.meta.doc_id, NO_REVIEW).open_flags)
         table.add_row(
             item.meta.doc_id, item.meta.title, item.meta.owner or "", f"{item.meta.updated_at:%Y-%m-%d}",
-            human_span(item.age), human_span(item.threshold),
+            human_span(item.age), human_span(item.threshold), f"[red]🚩 {flags}[/red]" if flags else "",
         )  # fmt: skip
     return table
 

@@ -6,13 +6,16 @@ import json
 import re
 import shutil
 import subprocess
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from bestbefore.cli import app
+from bestbefore.services import Services
+from rag.config import load_settings
+from rag.ledger.doc_reviews import Flag, Verification
 from tests.conftest import EXAMPLES
 
 runner = CliRunner()
@@ -103,6 +106,32 @@ def test_sources_and_stale_listings(example_index: tuple[str, dict]) -> None:  #
     assert {"handbook:policies/remote-work.md", "handbook:policies/travel-policy.md",
             "handbook:runbooks/incident-response.md"} <= stale_ids  # fmt: skip
     assert "handbook:policies/vacation.md" not in stale_ids
+
+
+def test_verification_and_flags_show_in_sources_and_stale(example_index: tuple[str, dict]) -> None:  # type: ignore[type-arg]
+    """A doc verified by its owner leaves `stale` (its clock restarted); open flags are listed in both (--json)."""
+    config, _ = example_index
+    by_id = {s["doc_id"]: s for s in run("-c", config, "sources", "--json")}
+    travel, remote = by_id["handbook:policies/travel-policy.md"], by_id["handbook:policies/remote-work.md"]
+    assert travel["stale"] and travel["verified_at"] is None and travel["open_flags"] == 0
+    services = Services(load_settings(Path(config)))
+    try:
+        now = datetime.now(UTC)
+        reviews = services.doc_reviews
+        reviews.record_verification(Verification(travel["doc_id"], "U0OWNER", now, travel["source_hash"]))
+        reviews.record_flag(Flag(remote["doc_id"], "U0BOB", now, remote["source_hash"], "rent rules changed"))
+        reviews.record_flag(Flag(remote["doc_id"], "U0OLD", now, "an-older-version", None))  # not this content
+    finally:
+        services.close()
+    by_id = {s["doc_id"]: s for s in run("-c", config, "sources", "--json")}
+    assert by_id[travel["doc_id"]]["stale"] is False and by_id[travel["doc_id"]]["verified_by"] == "U0OWNER"
+    assert by_id[remote["doc_id"]]["open_flags"] == 1
+    assert by_id[remote["doc_id"]]["flag_reasons"] == ["rent rules changed"]
+    stale = {s["doc_id"]: s for s in run("-c", config, "stale", "--json")}
+    assert travel["doc_id"] not in stale
+    assert stale[remote["doc_id"]]["open_flags"] == 1
+    table = runner.invoke(app, ["-c", config, "stale"], catch_exceptions=False).stdout
+    assert "🚩 1" in table
 
 
 def test_second_ingest_embeds_nothing(example_index: tuple[str, dict]) -> None:  # type: ignore[type-arg]

@@ -13,6 +13,7 @@ from jobs import runs
 from jobs.nudges import NudgeLog
 from jobs.runs import JobDeps
 from rag.config import DigestConfig
+from rag.ledger.doc_reviews import Flag, Verification
 from tests.jobs_support import index_docs, ledger_of, make_deps, seed_answer
 from tests.slack_fake import BOT_TOKEN, FakeSlack
 
@@ -86,3 +87,36 @@ def test_an_unreachable_owner_is_retried_at_the_next_run(deps: JobDeps, slack: F
     slack.users_by_email["alice@example.com"] = ALICE  # she joined the workspace
     assert runs.watchdog(deps, NOW + timedelta(days=1)).nudged == ["handbook:leave.md"]
     assert sorted(c for c, _ in dms(slack)) == ["DU0ALICE01", "DU0BOBBY01"]
+
+
+def test_flags_raise_a_doc_and_a_verification_takes_it_off_until_it_changes(deps: JobDeps) -> None:
+    for days in (1, 2, 3):
+        seed_answer(ledger_of(deps), NOW - timedelta(days=days), cited=("handbook:expenses.md",))
+    seed_answer(ledger_of(deps), NOW - timedelta(days=5), cited=("handbook:laptops.md",))
+    deps.settings.app.digest.nudge_owners = False
+    docs = {d.meta.doc_id: d.meta for d in deps.index.store.stored_docs().values()}
+    reviews = ledger_of(deps).reviews
+    before = [r.stale.meta.path for r in runs.watchdog(deps, NOW).ranked]
+    assert before[0] == "expenses.md" and "leave.md" in before
+
+    leave = docs["handbook:leave.md"]
+    for user in ("U1", "U2", "U3"):  # three open reports: citations × days overdue × open flags
+        reviews.record_flag(Flag(leave.doc_id, user, NOW - timedelta(hours=1), leave.source_hash, "old numbers"))
+    ranked = runs.watchdog(deps, NOW).ranked
+    assert ranked[0].stale.meta.path == "leave.md" and ranked[0].open_flags == 3
+    assert ranked[0].score > ranked[1].score
+
+    expenses = docs["handbook:expenses.md"]
+    reviews.record_verification(
+        Verification(expenses.doc_id, "U0OWNER", NOW - timedelta(hours=1), expenses.source_hash)
+    )
+    assert "expenses.md" not in [r.stale.meta.path for r in runs.watchdog(deps, NOW).ranked]
+    # a verification of other content (the doc changed since) does not count
+    laptops = docs["handbook:laptops.md"]
+    reviews.record_verification(Verification(laptops.doc_id, "U0OWNER", NOW - timedelta(hours=1), "an-older-hash"))
+    assert "laptops.md" in [r.stale.meta.path for r in runs.watchdog(deps, NOW).ranked]
+
+    digest = runs.compose_digest(deps, "2026-W48", NOW + timedelta(days=7))
+    kinds = [(r.kind, r.user) for r in digest.reviews]
+    assert kinds.count(("flagged", "U1")) == 1 and ("verified", "U0OWNER") in kinds
+    assert "old numbers" in str(digest.blocks()) and "reported outdated 3×" in str(digest.blocks())

@@ -25,6 +25,7 @@ from bestbefore.services import Services
 from rag.answer.pipeline import AskContext, answer_question
 from rag.config import AppConfig, CostConfig, IndexConfig, SourceConfig, load_settings
 from rag.index.indexing import refresh_source
+from rag.ledger.doc_reviews import Flag
 from rag.ledger.feedback import Vote
 from rag.observability.costs import PriceTable
 from rag.observability.metrics import AnswerMetrics
@@ -100,6 +101,7 @@ def web(services: Services) -> Iterator[str]:
     seed_week(services.ledger, base=datetime.now(UTC).replace(microsecond=0) - timedelta(days=6, hours=4))
     for answer_id, user, value in [("d0n0", "U1", 1), ("d2n1", "U2", 1), ("d4n0", "U3", -1), ("d5n1", "U1", 1)]:
         services.ledger.record_vote(Vote(answer_id, user, value, datetime.now(UTC)))
+    services.doc_reviews.record_flag(Flag("handbook:gone.md", "U2", datetime.now(UTC), "f" * 64, "moved"))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(Starlette(routes=dashboard_routes(services)), port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -124,6 +126,9 @@ def test_dashboard_needs_the_token_and_serves_the_figures(web: str) -> None:
     data = httpx.get(f"{web}/dashboard/data?window=7d", headers=BEARER).json()
     assert data["questions"] == 28 and data["quality"]["votes_up"] == 3
     assert data["cost_usd"] == pytest.approx(14 * COHERE_CALLS_USD)
+    # doc reviews: the report counts in the window; the doc is no longer indexed, so no open flag is listed
+    assert data["doc_reviews"] == {"verified": 0, "flagged": 1, "open_flags": []}
+    assert "Docs reported outdated" in page.text
     assert httpx.get(f"{web}/dashboard/data?window=soon", headers=BEARER).status_code == 400
     metrics = httpx.get(f"{web}/metrics")
     assert metrics.status_code == 200 and "bestbefore_stage_seconds" in metrics.text

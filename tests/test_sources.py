@@ -258,6 +258,13 @@ def test_markdown_front_matter_title_owner_url(tmp_path: Path) -> None:
     assert docs["guides/setup.md"].updated_at is None and docs["guides/setup.md"].date_origin is None
 
 
+def test_owner_slack_wins_over_owner(tmp_path: Path) -> None:
+    write(tmp_path, "a.md", "---\nowner: ana@example.com\nowner_slack: U0ANA123\n---\nText.\n")
+    write(tmp_path, "b.md", "---\nowner: bo@example.com\n---\nText.\n")
+    docs = by_path(scan(tmp_path))
+    assert docs["a.md"].owner == "U0ANA123" and docs["b.md"].owner == "bo@example.com"
+
+
 def test_hash_ignores_mtime_front_matter_and_line_endings(tmp_path: Path) -> None:
     body = "# Expenses\n\nClaim within 30 days.\n"
     one = write(tmp_path / "a", "p.md", f"---\nowner: ana\nlast_reviewed: 2020-01-01\n---\n{body}")
