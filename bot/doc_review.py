@@ -125,7 +125,15 @@ def handle_flag(
 
 def register(app: App, runtime: BotRuntime, *, after_review: AfterReview | None = None) -> None:
     def done(client: WebClient, body: Mapping[str, Any]) -> None:
-        if after_review is not None:
+        """Refresh the App Home tab when that is where the user acted (no message to answer under)."""
+        if body.get("type") == "view_submission":
+            try:
+                pressed_in_channel = bool(json.loads(body["view"].get("private_metadata") or "{}").get("channel"))
+            except ValueError:
+                pressed_in_channel = False
+        else:
+            pressed_in_channel = where_pressed(body)[0] is not None
+        if after_review is not None and not pressed_in_channel:
             after_review(client, str(body["user"]["id"]))
 
     @app.action(rb.VERIFY_ACTION)

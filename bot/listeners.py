@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
-from bot import doc_review, feedback_buttons
+from bot import doc_review, feedback_buttons, home
 from bot.answering import handle_question
 from bot.reactions import handle_reaction
 from bot.runtime import BotIdentity, BotRuntime
@@ -40,4 +40,7 @@ def register_listeners(app: App, runtime: BotRuntime) -> None:
         handle_reaction(event, runtime, added=False, identity=identity_of(context), logger=logger)
 
     feedback_buttons.register(app, runtime)
-    doc_review.register(app, runtime)
+    home.register(app, runtime)
+    doc_review.register(
+        app, runtime, after_review=lambda client, user: home.publish_home(client, runtime, user, logger=app.logger)
+    )

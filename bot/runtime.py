@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from bot.dedupe import EventClaims
@@ -14,6 +15,7 @@ from rag.config import AppConfig, ChannelConfig, StalenessConfig
 from rag.index.store import VectorStore
 from rag.ledger.doc_reviews import DocReviewLog
 from rag.ledger.feedback import FeedbackStore
+from rag.ledger.stats import LedgerStats
 from rag.limits.questions import QuestionLimits
 
 
@@ -31,6 +33,15 @@ class BotServices(Protocol):
 
     @property
     def doc_reviews(self) -> DocReviewLog: ...
+
+    @property
+    def ledger(self) -> WeeklyFigures: ...
+
+
+class WeeklyFigures(Protocol):
+    """The query ledger's figures (the App Home tab shows the week's)."""
+
+    def stats(self, since: datetime, until: datetime | None = None) -> LedgerStats: ...
 
 
 @dataclass(frozen=True)

@@ -182,6 +182,11 @@ class FakeSlack:
         self.not_member -= {found["id"], found["name"], "#" + found["name"]}
         return {"ok": True, "channel": found}
 
+    def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        user = str(params.get("user"))
+        email = next((e for e, u in self.users_by_email.items() if u.get("id") == user), None)
+        return {"ok": True, "user": {"id": user, "team_id": TEAM, "profile": {"email": email} if email else {}}}
+
     def _usergroups_users_list(self, params: dict[str, Any]) -> dict[str, Any]:
         users = self.usergroups.get(str(params.get("usergroup")))
         return {"ok": True, "users": users} if users is not None else {"ok": False, "error": "no_such_subteam"}
@@ -379,4 +384,25 @@ def view_submission_payload(view: dict[str, Any], *, user: str, values: dict[str
         "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM},
         "api_app_id": "A0TESTAPP", "token": "unused", "trigger_id": f"{next(_triggers)}.1234.abcdef",
         "view": opened, "response_urls": [], "is_enterprise_install": False, "enterprise": None,
+    }  # fmt: skip
+
+
+def home_opened_event(user: str, *, tab: str = "home") -> dict[str, Any]:
+    """An ``app_home_opened`` event (the user opened the app's Home or Messages tab)."""
+    return {"type": "app_home_opened", "user": user, "channel": "D" + user[:10], "tab": tab,
+            "event_ts": f"{time.time():.6f}"}  # fmt: skip
+
+
+def home_actions_payload(action: dict[str, Any], *, user: str, view: dict[str, Any]) -> dict[str, Any]:
+    """A ``block_actions`` payload for a press on a button of the published Home tab ``view``."""
+    return {
+        "type": "block_actions",
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM},
+        "api_app_id": "A0TESTAPP", "token": "unused",
+        "container": {"type": "view", "view_id": "V0HOME"},
+        "trigger_id": f"{next(_triggers)}.1234.abcdef", "team": {"id": TEAM, "domain": "test"},
+        "enterprise": None, "is_enterprise_install": False,
+        "view": {"id": "V0HOME", "team_id": TEAM, "type": "home", "private_metadata": "", "callback_id": "",
+                 "state": {"values": {}}, "hash": "1700000000.abcdef", **view},
+        "actions": [{"action_ts": f"{time.time():.6f}", **action}],
     }  # fmt: skip
