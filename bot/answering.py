@@ -31,6 +31,8 @@ from rag.answer.pipeline import AskContext, answer_question
 from rag.models import Turn
 
 REPLIES_LIMIT = 100
+AGENT_STATUS = "is searching the docs…"
+LOADING_MESSAGES = ["Searching the team's docs…", "Reading the closest sections…", "Checking how fresh they are…"]
 
 
 def handle_question(
@@ -64,11 +66,37 @@ def handle_question(
     if not question.text:
         _post(client, channel, thread, help_reply())
         return
-    placeholder = _post(client, channel, thread, placeholder_reply())
+    scope = channel
+    placeholder_ts: str | None = None
+    if is_dm and (agent_thread := start_agent_thread(event, client, runtime, identity=identity, logger=logger)):
+        thread = agent_thread  # agent messaging: a loading status in the DM's thread instead of a placeholder
+        scope = runtime.agent.viewing(str(event.get("user") or "")) or channel
+    else:
+        placeholder_ts = str(_post(client, channel, thread, placeholder_reply())["ts"])
     runtime.workers.submit(
         answer_in_place, event, question, client, runtime,
-        channel=channel, thread=thread, placeholder_ts=str(placeholder["ts"]), identity=identity, logger=logger,
+        channel=channel, thread=thread, placeholder_ts=placeholder_ts, identity=identity, logger=logger, scope=scope,
     )  # fmt: skip
+
+
+def start_agent_thread(
+    event: Mapping[str, Any], client: WebClient, runtime: BotRuntime, *, identity: BotIdentity, logger: logging.Logger
+) -> str | None:
+    """In a workspace with the agent messaging experience: set the DM thread's loading status and return the thread
+    to answer in. None where the feature is off (remembered per workspace; today's DM flow then applies)."""
+    if not runtime.agent.available(identity.team_id):
+        return None
+    thread = str(event.get("thread_ts") or event["ts"])
+    try:
+        client.assistant_threads_setStatus(
+            channel_id=str(event["channel"]), thread_ts=thread, status=AGENT_STATUS, loading_messages=LOADING_MESSAGES
+        )
+    except SlackApiError as exc:
+        runtime.agent.refuse(identity.team_id)
+        logger.info("no agent messaging in workspace %s (%s): DMs are answered as before",
+                    identity.team_id, exc.response.get("error"))  # fmt: skip
+        return None
+    return thread
 
 
 def answer_in_place(
@@ -79,12 +107,15 @@ def answer_in_place(
     *,
     channel: str,
     thread: str | None,
-    placeholder_ts: str,
+    placeholder_ts: str | None,
     identity: BotIdentity,
     logger: logging.Logger,
+    scope: str | None = None,
 ) -> None:
-    """Answer and replace the placeholder; any failure becomes a friendly reply with a reference to the log."""
+    """Answer and replace the placeholder (or, without one, post the answer in ``thread``); any failure becomes a
+    friendly reply with a reference to the log. ``scope``: the channel whose sources and thresholds apply."""
     reference = uuid.uuid4().hex
+    scope = scope or channel
     try:
         history = earlier_turns(event, client, identity=identity, logger=logger) if thread else ()
         context = AskContext(
@@ -93,21 +124,29 @@ def answer_in_place(
             channel=channel,
             thread=thread,
             history=history,
-            sources=runtime.sources_for(channel),
-            policy=runtime.policy_for(channel),
+            sources=runtime.sources_for(scope),
+            policy=runtime.policy_for(scope),
         )
         answer = answer_question(question.text, runtime.services.pipeline, context=context)
         reference = answer.answer_id
         limit = runtime.config.slack.max_question_chars
         note = truncation_note(question.original_chars, limit) if question.truncated else None
         reply = answer_reply(answer, note=note)
-        runtime.services.feedback.link_message(answer.answer_id, channel, placeholder_ts)
-        _update(client, channel, placeholder_ts, reply, metadata=answer_metadata(answer.answer_id, question.text))
+        metadata = answer_metadata(answer.answer_id, question.text)
+        if placeholder_ts is None:
+            posted = _post(client, channel, thread, reply, metadata=metadata)
+            runtime.services.feedback.link_message(answer.answer_id, channel, str(posted["ts"]))
+        else:
+            runtime.services.feedback.link_message(answer.answer_id, channel, placeholder_ts)
+            _update(client, channel, placeholder_ts, reply, metadata=metadata)
         logger.info("answered %s in %s (answer %s)", event.get("ts"), channel, answer.answer_id)
     except Exception:
         logger.exception("failed to answer message %s in %s (reference %s)", event.get("ts"), channel, reference)
         try:
-            _update(client, channel, placeholder_ts, error_reply(reference))
+            if placeholder_ts is None:
+                _post(client, channel, thread, error_reply(reference))
+            else:
+                _update(client, channel, placeholder_ts, error_reply(reference))
         except Exception:
             logger.exception("could not post the error reply (reference %s)", reference)
 
@@ -134,9 +173,11 @@ def earlier_turns(
     return history or ()
 
 
-def _post(client: WebClient, channel: str, thread: str | None, reply: Reply) -> Any:
+def _post(
+    client: WebClient, channel: str, thread: str | None, reply: Reply, metadata: dict[str, Any] | None = None
+) -> Any:
     return client.chat_postMessage(
-        channel=channel, thread_ts=thread, text=reply.text, blocks=reply.blocks, unfurl_links=False
+        channel=channel, thread_ts=thread, text=reply.text, blocks=reply.blocks, unfurl_links=False, metadata=metadata
     )
 
 

@@ -8,14 +8,14 @@ from typing import Any
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
-from bot import doc_review, feedback_buttons, home
+from bot import agent, doc_review, feedback_buttons, home
 from bot.answering import handle_question
 from bot.reactions import handle_reaction
 from bot.runtime import BotIdentity, BotRuntime
 
 
 def identity_of(context: BoltContext) -> BotIdentity:
-    return BotIdentity(user_id=context.bot_user_id, bot_id=context.bot_id)
+    return BotIdentity(user_id=context.bot_user_id, bot_id=context.bot_id, team_id=context.team_id)
 
 
 def register_listeners(app: App, runtime: BotRuntime) -> None:
@@ -41,6 +41,7 @@ def register_listeners(app: App, runtime: BotRuntime) -> None:
 
     feedback_buttons.register(app, runtime)
     home.register(app, runtime)
+    agent.register(app, runtime)
     doc_review.register(
         app, runtime, after_review=lambda client, user: home.publish_home(client, runtime, user, logger=app.logger)
     )

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from bot.agent_state import AgentState
 from bot.dedupe import EventClaims
 from rag.answer.pipeline import RagPipeline
 from rag.answer.staleness import StalenessPolicy
@@ -35,13 +36,18 @@ class BotServices(Protocol):
     def doc_reviews(self) -> DocReviewLog: ...
 
     @property
-    def ledger(self) -> WeeklyFigures: ...
+    def ledger(self) -> BotLedger: ...
 
 
-class WeeklyFigures(Protocol):
-    """The query ledger's figures (the App Home tab shows the week's)."""
+class BotLedger(Protocol):
+    """What the bot reads from the query ledger: the week's figures (App Home), the most-asked questions and the
+    once-per-person greeting (agent messaging)."""
 
     def stats(self, since: datetime, until: datetime | None = None) -> LedgerStats: ...
+
+    def most_asked(self, since: datetime, *, limit: int = 4, min_askers: int = 2) -> list[str]: ...
+
+    def claim_greeting(self, user: str, at: datetime) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ class BotIdentity:
 
     user_id: str | None
     bot_id: str | None
+    team_id: str | None = None
 
 
 def channel_policy(channel: StalenessConfig, base: StalenessConfig) -> StalenessPolicy:
@@ -68,6 +75,7 @@ class BotRuntime:
         default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="bestbefore-answer")
     )
     limits: QuestionLimits | None = None  # [limits]: per-user and per-channel rate limits
+    agent: AgentState = field(default_factory=AgentState)  # agent messaging: workspaces that have it, viewed channels
     _policies: dict[str, StalenessPolicy | None] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -53,6 +53,7 @@ class FakeSlack:
         self.views: dict[str, dict[str, Any]] = {}  # views.publish: user -> the Home tab view
         self.modals: list[dict[str, Any]] = []  # views.open: the modals opened
         self.statuses: list[dict[str, Any]] = []  # assistant.threads.setStatus calls
+        self.agent_view = False  # the workspace has the agent messaging experience (a paid plan)
         self._ts = itertools.count(1)
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
@@ -144,6 +145,9 @@ class FakeSlack:
         }  # fmt: skip
         if params.get("thread_ts"):
             message["thread_ts"] = params["thread_ts"]
+        if params.get("metadata"):
+            metadata = params["metadata"]
+            message["metadata"] = json.loads(metadata) if isinstance(metadata, str) else metadata
         self.messages.setdefault(channel, []).append(message)
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
 
@@ -209,7 +213,14 @@ class FakeSlack:
         return {"ok": True, "view": {"id": f"V{next(self._ts):08d}", **view}}
 
     def _assistant_threads_setStatus(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not self.agent_view:
+            return {"ok": False, "error": "feature_not_enabled"}
         self.statuses.append(dict(params))
+        return {"ok": True}
+
+    def _assistant_threads_setSuggestedPrompts(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not self.agent_view:
+            return {"ok": False, "error": "feature_not_enabled"}
         return {"ok": True}
 
     def _conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from rag.ledger.schema import (
     answer_messages,
     answers,
     digest_posts,
+    greetings,
     job_runs,
     migrate,
     provider_calls,
@@ -326,6 +327,33 @@ class QueryLedger:
             for (sources,) in conn.execute(select(answers.c.sources).where(*self._window(since, until))):
                 counts.update({s["doc_id"] for s in sources if s.get("cited")})
         return dict(counts.most_common())
+
+    def most_asked(self, since: datetime, *, limit: int = 4, min_askers: int = 2) -> list[str]:
+        """The questions answered (not refused) most often since ``since``, each asked by ``min_askers`` people or
+        more (so one person's question is never shown to others). None when the ledger keeps no wording."""
+        if self.privacy is not Privacy.FULL:
+            return []
+        askers: dict[str, set[str]] = {}
+        wording: dict[str, str] = {}
+        query = select(answers.c.question, answers.c.user_id).where(
+            *self._window(since, None), answers.c.refused.is_(False), answers.c.question.is_not(None)
+        )
+        with self._connect() as conn:
+            for question, user in conn.execute(query):
+                key = " ".join(str(question).lower().split()).rstrip("?")
+                askers.setdefault(key, set()).add(str(user))
+                wording.setdefault(key, str(question).strip())
+        ranked = sorted((k for k, users in askers.items() if len(users) >= min_askers), key=lambda k: -len(askers[k]))
+        return [wording[k] for k in ranked[:limit]]
+
+    def claim_greeting(self, user: str, at: datetime) -> bool:
+        """True the first time ever for ``user`` (the agent's greeting is sent once per person)."""
+        try:
+            with self._begin() as conn:
+                conn.execute(greetings.insert().values(user_id=user, greeted_at=utc(at)))
+        except IntegrityError:
+            return False
+        return True
 
     def stats(self, since: datetime, until: datetime | None = None) -> LedgerStats:
         with self._connect() as conn:

@@ -164,6 +164,13 @@ owner_notices = Table(
     Column("sent_at", DateTime(timezone=True), nullable=False),
 )
 
+greetings = Table(
+    "greetings",
+    metadata,
+    Column("user_id", String(100), primary_key=True),  # the agent greeted this person (once, ever)
+    Column("greeted_at", DateTime(timezone=True), nullable=False),
+)
+
 
 def _create(*tables: Table) -> Callable[[Connection], None]:
     def apply(conn: Connection) -> None:
@@ -182,7 +189,7 @@ MIGRATIONS: list[Migration] = [
         _create(answers, provider_calls, answer_messages, votes, refresh_runs, digest_posts),
     ),  # fmt: skip
     ("002_job_runs", _create(job_runs)),
-    ("003_doc_verifications_flags_13", _create(doc_verifications, doc_flags, owner_notices)),
+    ("003_doc_verifications_flags_13", _create(doc_verifications, doc_flags, owner_notices, greetings)),
 ]
 
 
