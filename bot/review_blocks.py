@@ -85,7 +85,7 @@ def flag_modal(meta: DocMeta, *, channel: str | None, thread: str | None) -> dic
 
 def flag_notice(meta: DocMeta, *, reporter: str, reason: str | None) -> tuple[str, list[Block]]:
     """The DM telling a doc's owner someone reported it outdated (with the buttons to verify it)."""
-    why = f": “{escape(reason)}”" if reason else "."
+    why = f": “{escape(reason)}”." if reason else "."
     text = (
         f"🚩 <@{reporter}> reported {doc_link(meta)} (`{escape(meta.path)}`) as out of date{why} "
         "Please update it — or, if it is still right, press ✅ Still accurate."
