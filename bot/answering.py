@@ -15,7 +15,8 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.blocks import Reply, answer_reply, error_reply, help_reply, placeholder_reply, truncation_note
+from bot.blocks import error_reply, help_reply, truncation_note
+from bot.delivery import Delivery, PlaceholderDelivery, StreamedDelivery, post_placeholder, post_reply
 from bot.messages import (
     Question,
     answer_metadata,
@@ -29,6 +30,7 @@ from bot.runtime import BotIdentity, BotRuntime
 from bot.throttle import over_limit
 from rag.answer.pipeline import AskContext, answer_question
 from rag.models import Turn
+from rag.providers.generation import can_stream
 
 REPLIES_LIMIT = 100
 AGENT_STATUS = "is searching the docs…"
@@ -64,18 +66,27 @@ def handle_question(
         str(event.get("text") or ""), bot_user_id=identity.user_id, max_chars=runtime.config.slack.max_question_chars
     )
     if not question.text:
-        _post(client, channel, thread, help_reply())
+        post_reply(client, channel, thread, help_reply())
         return
     scope = channel
-    placeholder_ts: str | None = None
-    if is_dm and (agent_thread := start_agent_thread(event, client, runtime, identity=identity, logger=logger)):
+    agent_thread = start_agent_thread(event, client, runtime, identity=identity, logger=logger) if is_dm else None
+    if agent_thread:
         thread = agent_thread  # agent messaging: a loading status in the DM's thread instead of a placeholder
         scope = runtime.agent.viewing(str(event.get("user") or "")) or channel
+    delivery: Delivery
+    if (
+        thread is not None
+        and can_stream(runtime.services.pipeline.generator)
+        and runtime.agent.streaming(identity.team_id)
+    ):
+        delivery = StreamedDelivery(client, runtime, channel=channel, thread=thread, team=identity.team_id,
+                                    user=str(event.get("user") or ""), has_status=bool(agent_thread), logger=logger)  # fmt: skip
     else:
-        placeholder_ts = str(_post(client, channel, thread, placeholder_reply())["ts"])
+        placeholder_ts = None if agent_thread else post_placeholder(client, channel, thread)
+        delivery = PlaceholderDelivery(client, channel, thread, placeholder_ts)
     runtime.workers.submit(
-        answer_in_place, event, question, client, runtime,
-        channel=channel, thread=thread, placeholder_ts=placeholder_ts, identity=identity, logger=logger, scope=scope,
+        answer_and_deliver, event, question, client, runtime,
+        channel=channel, thread=thread, delivery=delivery, identity=identity, logger=logger, scope=scope,
     )  # fmt: skip
 
 
@@ -99,7 +110,7 @@ def start_agent_thread(
     return thread
 
 
-def answer_in_place(
+def answer_and_deliver(
     event: Mapping[str, Any],
     question: Question,
     client: WebClient,
@@ -107,13 +118,13 @@ def answer_in_place(
     *,
     channel: str,
     thread: str | None,
-    placeholder_ts: str | None,
+    delivery: Delivery,
     identity: BotIdentity,
     logger: logging.Logger,
     scope: str | None = None,
 ) -> None:
-    """Answer and replace the placeholder (or, without one, post the answer in ``thread``); any failure becomes a
-    friendly reply with a reference to the log. ``scope``: the channel whose sources and thresholds apply."""
+    """Answer and hand the answer to ``delivery`` (placeholder, post or stream); any failure becomes a friendly
+    reply with a reference to the log. ``scope``: the channel whose sources and thresholds apply."""
     reference = uuid.uuid4().hex
     scope = scope or channel
     try:
@@ -127,26 +138,21 @@ def answer_in_place(
             sources=runtime.sources_for(scope),
             policy=runtime.policy_for(scope),
         )
-        answer = answer_question(question.text, runtime.services.pipeline, context=context)
+        answer = answer_question(question.text, runtime.services.pipeline, context=context, on_text=delivery.on_text)
         reference = answer.answer_id
         limit = runtime.config.slack.max_question_chars
         note = truncation_note(question.original_chars, limit) if question.truncated else None
-        reply = answer_reply(answer, note=note)
-        metadata = answer_metadata(answer.answer_id, question.text)
-        if placeholder_ts is None:
-            posted = _post(client, channel, thread, reply, metadata=metadata)
-            runtime.services.feedback.link_message(answer.answer_id, channel, str(posted["ts"]))
-        else:
-            runtime.services.feedback.link_message(answer.answer_id, channel, placeholder_ts)
-            _update(client, channel, placeholder_ts, reply, metadata=metadata)
+        delivery.deliver(
+            answer,
+            note=note,
+            metadata=answer_metadata(answer.answer_id, question.text),
+            link=lambda ts: runtime.services.feedback.link_message(answer.answer_id, channel, ts),
+        )
         logger.info("answered %s in %s (answer %s)", event.get("ts"), channel, answer.answer_id)
     except Exception:
         logger.exception("failed to answer message %s in %s (reference %s)", event.get("ts"), channel, reference)
         try:
-            if placeholder_ts is None:
-                _post(client, channel, thread, error_reply(reference))
-            else:
-                _update(client, channel, placeholder_ts, error_reply(reference))
+            delivery.fail(error_reply(reference))
         except Exception:
             logger.exception("could not post the error reply (reference %s)", reference)
 
@@ -171,15 +177,3 @@ def earlier_turns(
         bot_id=identity.bot_id,
     )
     return history or ()
-
-
-def _post(
-    client: WebClient, channel: str, thread: str | None, reply: Reply, metadata: dict[str, Any] | None = None
-) -> Any:
-    return client.chat_postMessage(
-        channel=channel, thread_ts=thread, text=reply.text, blocks=reply.blocks, unfurl_links=False, metadata=metadata
-    )
-
-
-def _update(client: WebClient, channel: str, ts: str, reply: Reply, metadata: dict[str, Any] | None = None) -> None:
-    client.chat_update(channel=channel, ts=ts, text=reply.text, blocks=reply.blocks, metadata=metadata)

@@ -82,9 +82,9 @@ def truncation_note(original_chars: int, kept_chars: int) -> str:
     return f"ℹ️ Your message was {original_chars:,} characters long; I only read the first {kept_chars:,}."
 
 
-def answer_reply(answer: Answer, *, note: str | None = None) -> Reply:
-    """The full answer message."""
-    blocks: list[Block] = [_section(piece) for piece in _split(escape(answer.text))]
+def answer_reply(answer: Answer, *, note: str | None = None, with_text: bool = True) -> Reply:
+    """The full answer message (``with_text=False``: without the answer text, which was streamed already)."""
+    blocks: list[Block] = [_section(piece) for piece in _split(escape(answer.text))] if with_text else []
     if note:
         blocks.append(_context(escape(note)))
     if answer.stale_warning:

@@ -27,6 +27,7 @@ from rag.models import Answer, DateOrigin, Document
 from tests.slack_fake import BOT_TOKEN, FakeSlack, event_body, interaction_form, signed_form_headers, signed_headers
 
 SECRET = "test-signing-secret-0123456789abcdef"
+COHERE_KEY = "test-cohere-key"  # what tests/cohere_fake.py accepts
 NOW = datetime.now(UTC)
 
 # (source, path, title, updated days ago, text)
@@ -189,19 +190,24 @@ class BotHarness:
 
 
 def make_settings(home: Path, fake: FakeSlack, *, embedder: str = "hashing", redis_url: str | None = None,
-                  channels: dict[str, ChannelConfig] | None = None, **app: Any) -> Settings:  # fmt: skip
+                  channels: dict[str, ChannelConfig] | None = None, cohere_url: str | None = None,
+                  **app: Any) -> Settings:  # fmt: skip
+    """``cohere_url``: answer with Cohere chat (a fake Cohere server) instead of the embedded extractive answers."""
     config = AppConfig(index=IndexConfig(embedder=embedder), channels=channels or {}, **app)
+    cohere: dict[str, Any] = {"cohere_api_key": COHERE_KEY, "co_api_url": cohere_url} if cohere_url else {}
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         bestbefore_home=home, slack_bot_token=BOT_TOKEN, slack_signing_secret=SECRET, slack_api_url=fake.url,
-        redis_url=redis_url, app=config,
+        redis_url=redis_url, app=config, **cohere,
     )  # fmt: skip
 
 
 def start_harness(home: Path, *, embedder: str = "hashing", redis_url: str | None = None,
-                  channels: dict[str, ChannelConfig] | None = None, **app: Any) -> BotHarness:  # fmt: skip
+                  channels: dict[str, ChannelConfig] | None = None, cohere_url: str | None = None,
+                  **app: Any) -> BotHarness:  # fmt: skip
     fake = FakeSlack().start()
-    settings = make_settings(home, fake, embedder=embedder, redis_url=redis_url, channels=channels, **app)
+    settings = make_settings(home, fake, embedder=embedder, redis_url=redis_url, channels=channels,
+                             cohere_url=cohere_url, **app)  # fmt: skip
     recorder = RecordingRecorder()
     services = Services(settings, recorders=[recorder])
     build_index(services)

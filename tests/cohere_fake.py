@@ -14,6 +14,7 @@ import json
 import math
 import re
 import threading
+import time
 import uuid
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
@@ -60,6 +61,8 @@ class FakeCohere:
     failures: dict[str, deque[int]] = field(default_factory=lambda: defaultdict(deque))
     always_fail: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    token_delay: float = 0.0  # seconds between streamed tokens (a realistic pace is ~0.02-0.05)
+    first_token_delay: float = 0.0  # seconds before the first streamed token (the model's time to first token)
 
     def fail(self, path: str, *statuses: int) -> None:
         """The next calls to ``path`` answer with these statuses, in order."""
@@ -158,6 +161,27 @@ class FakeCohere:
         }
 
 
+def stream_events(response: dict[str, Any]) -> list[dict[str, Any]]:
+    """A ``/v2/chat`` response as the server-sent events of ``stream: true``, one content delta per word, in the
+    documented order: message-start, content-start, content-delta…, citation-start/end…, content-end, message-end."""
+    text = response["message"]["content"][0]["text"]
+    words = re.findall(r"\S+\s*", text)
+    events: list[dict[str, Any]] = [
+        {"type": "message-start", "id": response["id"],
+         "delta": {"message": {"role": "assistant", "content": [], "tool_plan": "", "tool_calls": [], "citations": []}}},
+        {"type": "content-start", "index": 0, "delta": {"message": {"content": {"type": "text", "text": ""}}}},
+    ]  # fmt: skip
+    events += [
+        {"type": "content-delta", "index": 0, "delta": {"message": {"content": {"text": word}}}} for word in words
+    ]
+    for n, citation in enumerate(response["message"]["citations"]):
+        events.append({"type": "citation-start", "index": n, "delta": {"message": {"citations": citation}}})
+        events.append({"type": "citation-end", "index": n})
+    events.append({"type": "content-end", "index": 0})
+    events.append({"type": "message-end", "delta": {"finish_reason": "COMPLETE", "usage": response["usage"]}})
+    return events
+
+
 class FakeCohereServer:
     """Runs a :class:`FakeCohere` on 127.0.0.1 at a free port; ``url`` is the base URL for ``CO_API_URL``."""
 
@@ -180,6 +204,9 @@ class FakeCohereServer:
                     status, payload = 400, {"message": "invalid json"}
                 else:
                     status, payload = fake_ref.handle(self.path, body, self.headers.get("authorization", ""))
+                if status == 200 and body.get("stream") and self.path.startswith("/v2/chat"):
+                    self._stream(stream_events(payload))
+                    return
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
@@ -188,6 +215,22 @@ class FakeCohereServer:
                     self.send_header("retry-after", "0")
                 self.end_headers()
                 self.wfile.write(data)
+
+            def _stream(self, events: list[dict[str, Any]]) -> None:
+                """Server-sent events, written (and flushed) one by one at the fake's pace; then the connection ends."""
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.send_header("connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                for event in events:
+                    if event["type"] == "content-delta":
+                        first = event is next(e for e in events if e["type"] == "content-delta")
+                        time.sleep(fake_ref.first_token_delay if first else fake_ref.token_delay)
+                    self.wfile.write(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
+                    self.wfile.flush()
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server API
                 return

@@ -176,6 +176,43 @@ class FakeSlack:
             found = [{k: v for k, v in m.items() if k != "metadata"} for m in found]
         return {"ok": True, "messages": sorted(found, key=lambda m: m["ts"]), "has_more": False}
 
+    # chat.startStream / appendStream / stopStream: a message whose text grows; thread replies only, and in
+    # channels (not DMs) only with the recipient user and team, as Slack requires
+    def _chat_startStream(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = str(params["channel"])
+        if not params.get("thread_ts"):
+            return {"ok": False, "error": "invalid_arguments"}
+        if not channel.startswith("D") and not (params.get("recipient_user_id") and params.get("recipient_team_id")):
+            return {"ok": False, "error": "missing_recipient_user_id"}
+        ts = self.next_ts()
+        message = {"type": "message", "user": BOT_USER, "bot_id": BOT_ID, "text": _chunk_text(params), "blocks": [],
+                   "ts": ts, "thread_ts": params["thread_ts"], "streaming": True}  # fmt: skip
+        self.messages.setdefault(channel, []).append(message)
+        return {"ok": True, "channel": channel, "ts": ts}
+
+    def _chat_appendStream(self, params: dict[str, Any]) -> dict[str, Any]:
+        message = self._streaming(params)
+        if message is None:
+            return {"ok": False, "error": "message_not_in_streaming_state"}
+        message["text"] += _chunk_text(params)
+        return {"ok": True, "channel": params["channel"], "ts": params["ts"]}
+
+    def _chat_stopStream(self, params: dict[str, Any]) -> dict[str, Any]:
+        message = self._streaming(params)
+        if message is None:
+            return {"ok": False, "error": "message_not_in_streaming_state"}
+        message["text"] += _chunk_text(params)
+        message["blocks"] = _blocks(params)
+        if params.get("metadata"):
+            metadata = params["metadata"]
+            message["metadata"] = json.loads(metadata) if isinstance(metadata, str) else metadata
+        message["streaming"] = False
+        return {"ok": True, "channel": params["channel"], "ts": params["ts"], "message": message}
+
+    def _streaming(self, params: dict[str, Any]) -> dict[str, Any] | None:
+        found = [m for m in self.messages.get(str(params.get("channel")), []) if m["ts"] == params.get("ts")]
+        return found[0] if found and found[0].get("streaming") else None
+
     def _conversations_list(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "channels": list(self.public_channels), "response_metadata": {"next_cursor": ""}}
 
@@ -297,6 +334,13 @@ class FakeSlack:
                 self.wfile.write(body)
 
         return Handler
+
+
+def _chunk_text(params: dict[str, Any]) -> str:
+    chunks = params.get("chunks")
+    listed = json.loads(chunks) if isinstance(chunks, str) else chunks or []
+    text = "".join(str(c.get("text", "")) for c in listed if c.get("type") == "markdown_text")
+    return text + str(params.get("markdown_text") or "")
 
 
 def _blocks(params: dict[str, Any]) -> list[dict[str, Any]]:

@@ -225,3 +225,25 @@ def test_unreachable_cohere_is_unavailable_not_a_crash() -> None:
     )
     with pytest.raises(ProviderUnavailableError, match="ConnectError"):
         CohereEmbedder(api, dimension=None)
+
+
+def test_streamed_chat_hands_out_the_text_as_it_comes_and_ends_like_the_plain_call(
+    server: FakeCohereServer, tmp_path: Path
+) -> None:
+    rag = pipeline(server, tmp_path)
+    plain = answer_question("When are expenses reimbursed?", rag)
+    pieces: list[str] = []
+    streamed = answer_question("When are expenses reimbursed?", rag, on_text=pieces.append)
+    assert server.fake.calls("/v2/chat")[-1]["stream"] is True
+    assert len(pieces) > 3 and "".join(pieces).strip() == "Expenses are reimbursed at the end of each month."
+    assert streamed.text == plain.text and "[1]" in streamed.text  # citations arrive at the end: marks as before
+    assert [s.doc_id for s in streamed.sources if s.cited] == ["handbook:expenses.md"]
+    assert streamed.provider_calls[-1].units["output_tokens"] > 0
+
+
+def test_a_streamed_chat_retried_after_a_429_repeats_no_text(server: FakeCohereServer, tmp_path: Path) -> None:
+    rag = pipeline(server, tmp_path)
+    server.fake.fail("/v2/chat", 429)
+    pieces: list[str] = []
+    answer = answer_question("When are expenses reimbursed?", rag, on_text=pieces.append)
+    assert not answer.refused and "".join(pieces).strip() == "Expenses are reimbursed at the end of each month."

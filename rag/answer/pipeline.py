@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, cast
 
 import numpy as np
 
@@ -23,7 +23,7 @@ from rag.index.store import VectorStore
 from rag.ledger.doc_reviews import DocReview
 from rag.models import Answer, DocMeta, ProviderCall, SearchFilter, SearchHit, SourceRef, Turn
 from rag.providers.embedding import Embedder
-from rag.providers.generation import Generation, Generator, Reranker
+from rag.providers.generation import Generation, Generator, Reranker, StreamingGenerator, TextSink, can_stream
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,10 @@ def evidence_strength(question: str, hit: SearchHit) -> float:
     return 0.5 * max(cosine, 0.0) + 0.5 * coverage
 
 
-def answer_question(question: str, pipeline: RagPipeline, *, context: AskContext | None = None) -> Answer:
+def answer_question(
+    question: str, pipeline: RagPipeline, *, context: AskContext | None = None, on_text: TextSink | None = None
+) -> Answer:
+    """The answer to ``question``; with ``on_text``, a generator that can stream hands it the text as it comes."""
     context = context or AskContext()
     started = time.perf_counter()
     answer_id = uuid.uuid4().hex
@@ -127,7 +130,11 @@ def answer_question(question: str, pipeline: RagPipeline, *, context: AskContext
         evidence = hits[: pipeline.evidence]
         strong = bool(evidence) and max(evidence_strength(query, h) for h in evidence) >= pipeline.min_relevance
         mark = time.perf_counter()
-        if strong:
+        if strong and on_text is not None and can_stream(pipeline.generator):
+            streaming = cast(StreamingGenerator, pipeline.generator)
+            generation = streaming.generate_streaming(question, evidence, history=context.history, on_text=on_text)
+            calls.extend(generation.calls)
+        elif strong:
             generation = pipeline.generator.generate(question, evidence, history=context.history)
             calls.extend(generation.calls)
         timings["generate"] = _ms(mark)

@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import cohere
+from cohere.core.request_options import RequestOptions
 
 from rag.models import ProviderCall, SearchHit, Turn
 from rag.providers.cohere_api import CohereAPI, billed
-from rag.providers.generation import Generation
+from rag.providers.generation import Generation, TextSink
 
 REFUSAL_SENTENCE = "I couldn't find this in the docs."
 SYSTEM_PROMPT = f"""You answer questions from a team's internal documents.
@@ -50,12 +51,52 @@ class CohereGenerator:
         )
         message = response.message
         text = "".join(getattr(item, "text", "") for item in (message.content or []) if item.type == "text").strip()
-        cited = cited_doc_ids(message.citations or [], doc_of_chunk)
+        return self._generation(text, list(message.citations or []), response.usage, doc_of_chunk)
+
+    def generate_streaming(
+        self, question: str, evidence: Sequence[SearchHit], *, history: Sequence[Turn] = (), on_text: TextSink
+    ) -> Generation:
+        """``chat_stream``: each text delta goes to ``on_text`` as it arrives (a retried attempt never repeats text
+        already handed out); citations and usage come at the end."""
+        if not evidence:
+            return Generation(text="", cited_doc_ids=(), refused=True, model=self.id)
+        doc_of_chunk = {hit.chunk.chunk_id: hit.doc.doc_id for hit in evidence}
+        handed_out = [0]
+
+        def stream(options: RequestOptions) -> tuple[str, list[Any], Any]:
+            parts: list[str] = []
+            citations: list[Any] = []
+            usage: Any = None
+            position = 0
+            for event in self.api.client.chat_stream(
+                model=self.model, messages=chat_messages(question, history), documents=chat_documents(evidence),
+                max_tokens=self.max_tokens, temperature=0.2, request_options=options,
+            ):  # fmt: skip
+                if event.type == "content-delta":
+                    message = event.delta.message if event.delta else None
+                    piece = (message.content.text or "") if message and message.content else ""
+                    parts.append(piece)
+                    new = piece[max(0, handed_out[0] - position) :]
+                    position += len(piece)
+                    if new:
+                        on_text(new)
+                        handed_out[0] = position
+                elif event.type == "citation-start" and event.delta and event.delta.message:
+                    citations.append(event.delta.message.citations)
+                elif event.type == "message-end" and event.delta:
+                    usage = event.delta.usage
+            return "".join(parts), citations, usage
+
+        text, citations, usage = self.api.call("chat", stream)
+        return self._generation(text.strip(), [c for c in citations if c is not None], usage, doc_of_chunk)
+
+    def _generation(self, text: str, citations: list[Any], usage: Any, doc_of_chunk: dict[str, str]) -> Generation:
+        cited = cited_doc_ids(citations, doc_of_chunk)
         refused = not cited or REFUSAL_SENTENCE.rstrip(".").lower() in text.lower()
-        call = ProviderCall("cohere", self.model, "chat", billed(response.usage, "input_tokens", "output_tokens"))
+        call = ProviderCall("cohere", self.model, "chat", billed(usage, "input_tokens", "output_tokens"))
         if refused:
             return Generation(text="", cited_doc_ids=(), refused=True, model=self.id, calls=(call,))
-        marked = with_citation_marks(text, message.citations or [], doc_of_chunk, cited)
+        marked = with_citation_marks(text, citations, doc_of_chunk, cited)
         return Generation(text=marked, cited_doc_ids=cited, refused=False, model=self.id, calls=(call,))
 
 

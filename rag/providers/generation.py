@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -26,6 +26,23 @@ class Generator(Protocol):
     def generate(self, question: str, evidence: Sequence[SearchHit], *, history: Sequence[Turn] = ()) -> Generation:
         """Answer ``question`` from ``evidence`` only, or refuse when the evidence does not answer it."""
         ...
+
+
+TextSink = Callable[[str], None]  # receives the answer text as it is generated, piece by piece
+
+
+class StreamingGenerator(Generator, Protocol):
+    """A generator that can also hand out its text while generating (Cohere chat streaming)."""
+
+    def generate_streaming(
+        self, question: str, evidence: Sequence[SearchHit], *, history: Sequence[Turn] = (), on_text: TextSink
+    ) -> Generation:
+        """Like ``generate``; ``on_text`` gets each piece of the answer text as it arrives."""
+        ...
+
+
+def can_stream(generator: Generator) -> bool:
+    return callable(getattr(generator, "generate_streaming", None))
 
 
 @dataclass(frozen=True)
