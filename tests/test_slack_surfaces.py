@@ -64,6 +64,9 @@ def surfaces(tmp_path: Path) -> list[tuple[str, str, Any]]:
          "The answer, the ⚠ block naming the stale cited doc with its *Still accurate* / *Report outdated* buttons, "
          "the sources (a reported doc is marked 🚩), the reactions hint and the native feedback buttons.",
          {"text": reply.text, "blocks": reply.blocks}),
+        ("Streamed answer: the blocks attached by chat.stopStream",
+         "When the answer was streamed, the text is already in the message; stopping the stream adds the rest.",
+         {"blocks": answer_reply(ANSWER, with_text=False).blocks}),
         ("Report outdated modal (views.open)",
          "Opened by *🚩 Report outdated*; the reason is optional. Submitting records the flag.",
          flag_modal(HOLIDAYS, channel="C0GENERAL", thread="1700000001.000100")),
