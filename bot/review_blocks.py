@@ -83,6 +83,14 @@ def flag_modal(meta: DocMeta, *, channel: str | None, thread: str | None) -> dic
     }
 
 
+def owner_message(text: str, meta: DocMeta) -> tuple[str, list[Block]]:
+    """A DM to a doc's owner: the text, and the buttons to act on the doc right there."""
+    return text, [
+        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+        review_actions(meta.doc_id, meta.title),
+    ]
+
+
 def flag_notice(meta: DocMeta, *, reporter: str, reason: str | None) -> tuple[str, list[Block]]:
     """The DM telling a doc's owner someone reported it outdated (with the buttons to verify it)."""
     why = f": “{escape(reason)}”." if reason else "."
@@ -90,10 +98,7 @@ def flag_notice(meta: DocMeta, *, reporter: str, reason: str | None) -> tuple[st
         f"🚩 <@{reporter}> reported {doc_link(meta)} (`{escape(meta.path)}`) as out of date{why} "
         "Please update it — or, if it is still right, press ✅ Still accurate."
     )
-    return text, [
-        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
-        review_actions(meta.doc_id, meta.title),
-    ]
+    return owner_message(text, meta)
 
 
 def verify_request(meta: DocMeta, *, requester: str) -> tuple[str, list[Block]]:
@@ -102,10 +107,7 @@ def verify_request(meta: DocMeta, *, requester: str) -> tuple[str, list[Block]]:
         f"<@{requester}> says {doc_link(meta)} (`{escape(meta.path)}`) is still accurate, but only you can confirm "
         "it. If it is, press ✅ Still accurate; otherwise please update it."
     )
-    return text, [
-        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
-        review_actions(meta.doc_id, meta.title),
-    ]
+    return owner_message(text, meta)
 
 
 def verified_text(meta: DocMeta) -> str:
