@@ -47,6 +47,7 @@ def greet(
     runtime: BotRuntime,
     *,
     set_prompts: Callable[..., Any] | None,
+    team: str | None,
     logger: logging.Logger,
 ) -> bool:
     """A short greeting, once per person ever, and the suggested prompts (where the workspace has them)."""
@@ -55,7 +56,7 @@ def greet(
     if not user or not channel or not runtime.services.ledger.claim_greeting(user, now):
         return False
     client.chat_postMessage(channel=channel, text=GREETING)
-    if not runtime.agent.available(event.get("team") or None):
+    if not runtime.agent.available(team):
         return True
     prompts = suggested_prompts(runtime, now)
     try:
@@ -79,7 +80,8 @@ def register(app: App, runtime: BotRuntime) -> None:
     def greet_in_messages_tab(
         event: dict[str, Any], client: WebClient, context: dict[str, Any], logger: logging.Logger
     ) -> None:
-        greet(event, client, runtime, set_prompts=context.get("set_suggested_prompts"), logger=logger)
+        greet(event, client, runtime, set_prompts=context.get("set_suggested_prompts"), team=context.get("team_id"),
+              logger=logger)  # fmt: skip
 
     @app.event("app_context_changed")
     def follow_viewed_channel(event: dict[str, Any], body: dict[str, Any], logger: logging.Logger) -> None:

@@ -73,3 +73,8 @@ def test_a_workspace_without_agent_messaging_keeps_todays_dms(harness: BotHarnes
     assert len(harness.fake.calls_to("assistant.threads.setStatus")) == 1  # refused once, remembered
     placeholders = [c.params for c in harness.fake.calls_to("chat.postMessage") if c.params["channel"] == "D0ALICE"]
     assert len(placeholders) == 2 and all(p.get("thread_ts") is None for p in placeholders)  # in place, as before
+    # the greeting still comes once; no suggested prompts where the workspace has no agent messaging
+    assert harness.post(event_body(home_opened_event("U0ALICE", tab="messages"))).status_code == 200
+    harness.fake.wait_for(lambda f: len(greetings(harness, "DU0ALICE")) == 1)
+    harness.settle()
+    assert harness.fake.calls_to("assistant.threads.setSuggestedPrompts") == []
