@@ -8,32 +8,31 @@ resets them.
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
+import logging
 import os
 import re
+import stat
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
 from rag.config import SourceConfig
 from rag.errors import SourceError
 from rag.ingest.gitdates import GitDates, find_git_dates
-from rag.ingest.readers import (
-    FORMATS,
-    ParsedFile,
-    ReadError,
-    meta_text,
-    parse_file,
-    pick_front_matter_date,
-    prettify_stem,
-)
+from rag.ingest.readers import FORMATS, ParsedFile, ReadError, meta_text, parse_file, prettify_stem
+from rag.ingest.trusted_dates import TrustedDate, front_matter_date, future
 from rag.models import DateOrigin, Document, SkippedFile
 
+log = logging.getLogger(__name__)
+
 MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_DEPTH = 50  # folder levels below the source root; deeper folders are reported, not read
 _WILDCARDS = frozenset("*?[")
 
 
@@ -57,11 +56,12 @@ def source_hash(text: str) -> str:
     return hashlib.sha256(normalise_text(text).encode("utf-8")).hexdigest()
 
 
-def scan_source(config: SourceConfig, *, paths: Sequence[str] | None = None) -> SourceScan:
+def scan_source(config: SourceConfig, *, paths: Sequence[str] | None = None, now: datetime | None = None) -> SourceScan:
     """Read a folder source (recursively), or only ``paths`` (relative to it), sorted by path.
 
-    Raises :class:`SourceError` when the folder itself is missing; unreadable files are listed in
-    ``skipped`` with a reason and the rest of the scan goes on.
+    Raises :class:`SourceError` when the folder itself is missing. Any problem with one file (unreadable, not a
+    regular file, a symbolic link, bad front matter, a reader crash) lists it in ``skipped`` with a reason and
+    the rest of the scan goes on. ``now`` is the clock dates are checked against (a date in the future is not used).
     """
     root = Path(config.path).expanduser()
     if not root.is_dir():
@@ -69,9 +69,10 @@ def scan_source(config: SourceConfig, *, paths: Sequence[str] | None = None) -> 
         raise SourceError(
             f"Source {config.name!r}: {root} {problem}. Fix `path` of this [[sources]] entry in bestbefore.toml."
         )
+    now = now or datetime.now(UTC)
     skipped: list[SkippedFile] = []
     if paths is None:
-        candidates = list(_walk(root))
+        candidates = _walk(root, config.name, skipped)
     else:
         candidates = _requested(root, paths, config.name, skipped)
 
@@ -80,39 +81,70 @@ def scan_source(config: SourceConfig, *, paths: Sequence[str] | None = None) -> 
         reason = _selection(rel, config.include, config.exclude)
         if reason is None:
             continue
-        if reason:
+        if not _is_utf8(rel):
+            skipped.append(SkippedFile(config.name, shown_path(rel), "file name is not valid UTF-8 (rename it)"))
+        elif reason:
             skipped.append(SkippedFile(config.name, rel, reason))
         else:
             selected.append(rel)
 
-    parsed: dict[str, ParsedFile] = {}
+    parsed: dict[str, tuple[ParsedFile, TrustedDate]] = {}
     for rel in selected:
         try:
-            parsed[rel] = _read(root, rel)
+            item = _read(root, rel)
+            parsed[rel] = (item, front_matter_date(item.meta, now))
         except ReadError as exc:
             skipped.append(SkippedFile(config.name, rel, str(exc)))
+        except Exception as exc:  # a reader bug or a pathological file must not stop the source
+            log.debug("reading %s:%s failed", config.name, rel, exc_info=True)
+            skipped.append(SkippedFile(config.name, rel, crash_reason("could not be read", exc)))
 
-    undated = [rel for rel, item in parsed.items() if pick_front_matter_date(item.meta) is None]
+    undated = [rel for rel, (_, dated) in parsed.items() if dated.moment is None]
     git = find_git_dates(root, None if paths is None else undated) if undated else None
 
     documents: list[Document] = []
-    for rel, item in parsed.items():
-        text = normalise_text(item.body)
-        if not text:
-            skipped.append(SkippedFile(config.name, rel, _empty_reason(item)))
-            continue
-        documents.append(_document(config, rel, item, text, git))
+    for rel, (item, dated) in parsed.items():
+        try:
+            text = normalise_text(item.body)
+            if not text:
+                skipped.append(SkippedFile(config.name, rel, _empty_reason(item)))
+                continue
+            documents.append(_document(config, rel, item, text, dated, git, now))
+        except Exception as exc:
+            log.debug("preparing %s:%s failed", config.name, rel, exc_info=True)
+            skipped.append(SkippedFile(config.name, rel, crash_reason("could not be prepared", exc)))
+    for doc in documents:
+        if doc.date_warning:
+            log.warning("%s: date not trusted: %s", doc.doc_id, doc.date_warning)
     documents.sort(key=lambda doc: doc.path)
     skipped.sort(key=lambda skip: skip.path)
     return SourceScan(documents=documents, skipped=skipped)
 
 
-def _document(config: SourceConfig, rel: str, item: ParsedFile, text: str, git: GitDates | None) -> Document:
-    updated_at: datetime | None = pick_front_matter_date(item.meta)
+def crash_reason(what: str, exc: BaseException) -> str:
+    """A one-line reason for an unexpected exception (the traceback goes to the debug log)."""
+    detail = " ".join(str(exc).split())[:200]
+    return f"{what}: {type(exc).__name__}" + (f": {detail}" if detail else "")
+
+
+def _document(
+    config: SourceConfig,
+    rel: str,
+    item: ParsedFile,
+    text: str,
+    dated: TrustedDate,
+    git: GitDates | None,
+    now: datetime,
+) -> Document:
+    updated_at = dated.moment
     origin: DateOrigin | None = DateOrigin.FRONT_MATTER if updated_at else None
+    warnings = list(dated.warnings)
     if updated_at is None and git is not None:
         updated_at = git.date_of(rel)
         origin = DateOrigin.GIT if updated_at else None
+        if updated_at is not None and future(updated_at, now):
+            warnings.append(f"last git commit {updated_at:%Y-%m-%d} is in the future; not used")
+            updated_at, origin = None, None
     return Document(
         doc_id=f"{config.name}:{rel}",
         source=config.name,
@@ -125,6 +157,7 @@ def _document(config: SourceConfig, rel: str, item: ParsedFile, text: str, git: 
         url=join_url(config.url_base, rel) if config.url_base else None,
         owner=meta_text(item.meta, "owner"),
         format=item.format,
+        date_warning="; ".join(warnings) or None,
     )
 
 
@@ -143,48 +176,156 @@ def join_url(base: str, path: str) -> str:
 
 
 def _read(root: Path, rel: str) -> ParsedFile:
+    """Open ``rel`` only if it is a regular file (never a FIFO, socket or device; never through a symlink)."""
     file = root / rel
-    if file.is_symlink():
-        raise ReadError("symbolic link (not followed)")
     try:
-        size = file.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ReadError(
-                f"too large ({size // (1024 * 1024)} MiB; the limit is {MAX_FILE_BYTES // (1024 * 1024)} MiB)"
-            )
-        data = file.read_bytes()
+        info = os.lstat(file)
     except OSError as exc:
         raise ReadError(f"cannot read: {exc.strerror or exc}") from exc
+    if stat.S_ISLNK(info.st_mode):
+        raise ReadError(symlink_reason(root, file))
+    if not stat.S_ISREG(info.st_mode):
+        raise ReadError(f"{file_kind(info.st_mode)}, not a regular file (not opened)")
+    _check_size(info.st_size)
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        descriptor = os.open(file, flags)
+        with os.fdopen(descriptor, "rb") as handle:
+            opened = os.fstat(handle.fileno())
+            if not stat.S_ISREG(opened.st_mode):  # swapped between lstat and open
+                raise ReadError(f"{file_kind(opened.st_mode)}, not a regular file (not read)")
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ReadError(f"cannot read: {exc.strerror or exc}") from exc
+    _check_size(len(data))
     return parse_file(rel, data)
 
 
-def _walk(root: Path) -> list[str]:
+def _check_size(size: int) -> None:
+    if size > MAX_FILE_BYTES:
+        raise ReadError(f"too large ({size // (1024 * 1024)} MiB; the limit is {MAX_FILE_BYTES // (1024 * 1024)} MiB)")
+
+
+def file_kind(mode: int) -> str:
+    """``stat`` mode -> "a FIFO (named pipe)", "a socket", ... for skip reasons."""
+    for test, kind in (
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISDIR, "a folder"),
+    ):
+        if test(mode):
+            return kind
+    return "a special file"
+
+
+def symlink_reason(root: Path, link: Path) -> str:
+    """Why a symbolic link is skipped: links are never followed, and the reason says where it leads."""
+    try:
+        target = link.resolve(strict=True)
+    except RuntimeError:
+        return "symbolic link loop (not followed)"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop (not followed)"
+        return "broken symbolic link (its target does not exist)"
+    try:
+        inside = target.relative_to(root.resolve())
+    except ValueError:
+        return "symbolic link pointing outside the source folder (not followed)"
+    return f"symbolic link to {inside.as_posix()} (not followed; the target is indexed under its own path)"
+
+
+def _walk(root: Path, source: str, skipped: list[SkippedFile], prefix: str = "") -> list[str]:
+    """Every non-hidden entry below ``root/prefix`` that is not a folder, as paths relative to ``root``.
+
+    Iterative (no recursion limit), never descends into a symbolic link, and stops :data:`MAX_DEPTH` levels
+    below the source root (deeper folders are reported in ``skipped``). Non-regular files are returned too:
+    :func:`_read` reports them without opening them.
+    """
     found: list[str] = []
-    for current, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        base = Path(current).relative_to(root)
-        for name in files:
-            if not name.startswith("."):
-                found.append((base / name).as_posix())
+    base_depth = len(PurePosixPath(prefix).parts) if prefix else 0
+    pending: list[tuple[str, int]] = [(prefix, base_depth)]
+    while pending:
+        folder, depth = pending.pop()
+        try:
+            with os.scandir(root / folder if folder else root) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError as exc:
+            skipped.append(SkippedFile(source, folder or ".", f"cannot list folder: {exc.strerror or exc}"))
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            rel = f"{folder}/{entry.name}" if folder else entry.name
+            if entry.is_symlink() and os.path.isdir(entry.path):
+                reason = symlink_reason(root, Path(entry.path)).replace("symbolic link", "symbolic link to a folder", 1)
+                skipped.append(SkippedFile(source, shown_path(rel), reason))
+            elif entry.is_dir(follow_symlinks=False):
+                if depth + 1 > MAX_DEPTH:
+                    skipped.append(
+                        SkippedFile(source, shown_path(rel), f"folder nested deeper than {MAX_DEPTH} levels (not read)")
+                    )
+                else:
+                    pending.append((rel, depth + 1))
+            else:
+                found.append(rel)
     return found
 
 
 def _requested(root: Path, paths: Sequence[str], source: str, skipped: list[SkippedFile]) -> list[str]:
-    """The existing files among ``paths`` (a folder means its files). Missing ones are left out (deleted)."""
+    """The existing files among ``paths`` (a folder means its files). Missing ones are left out (deleted).
+
+    A path that leaves the source (``..``, absolute) or passes through a symbolic link is reported, never read.
+    """
     found: list[str] = []
     for raw in paths:
         rel = PurePosixPath(raw.replace("\\", "/").lstrip("/")).as_posix()
+        if any(ord(char) < 32 or char == "\x7f" for char in rel):
+            skipped.append(SkippedFile(source, repr(raw)[1:-1], "path contains control characters"))
+            continue
         if rel in ("", ".") or ".." in PurePosixPath(rel).parts:
             skipped.append(SkippedFile(source, raw, "path is outside the source folder"))
             continue
         if any(part.startswith(".") for part in PurePosixPath(rel).parts):
             continue
-        target = root / rel
-        if target.is_dir():
-            found.extend(f"{rel}/{sub}" for sub in _walk(target))
-        elif target.exists() or target.is_symlink():
+        through = _symlinked_parent(root, rel)
+        if through is not None:
+            skipped.append(SkippedFile(source, rel, f"path goes through the symbolic link {through} (not followed)"))
+            continue
+        try:
+            info = os.lstat(root / rel)
+        except OSError:
+            continue  # deleted (or never there): its stored document, if any, is removed
+        if stat.S_ISDIR(info.st_mode):
+            found.extend(_walk(root, source, skipped, prefix=rel))
+        else:
             found.append(rel)
     return found
+
+
+def _symlinked_parent(root: Path, rel: str) -> str | None:
+    """The first folder of ``rel`` (below the root) that is a symbolic link, if any."""
+    parts = PurePosixPath(rel).parts
+    for index in range(1, len(parts)):
+        folder = "/".join(parts[:index])
+        if os.path.islink(root / folder):
+            return folder
+    return None
+
+
+def _is_utf8(rel: str) -> bool:
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown_path(rel: str) -> str:
+    """A path safe to print and store: undecodable bytes of a file name become U+FFFD."""
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _selection(rel: str, include: Sequence[str], exclude: Sequence[str]) -> str | None:
