@@ -237,6 +237,10 @@ def symlink_reason(root: Path, link: Path) -> str:
     return f"symbolic link to {inside.as_posix()} (not followed; the target is indexed under its own path)"
 
 
+def _folder_link_reason(root: Path, link: Path) -> str:
+    return symlink_reason(root, link).replace("symbolic link", "symbolic link to a folder", 1)
+
+
 def _walk(root: Path, source: str, skipped: list[SkippedFile], prefix: str = "") -> list[str]:
     """Every non-hidden entry below ``root/prefix`` that is not a folder, as paths relative to ``root``.
 
@@ -260,8 +264,7 @@ def _walk(root: Path, source: str, skipped: list[SkippedFile], prefix: str = "")
                 continue
             rel = f"{folder}/{entry.name}" if folder else entry.name
             if entry.is_symlink() and os.path.isdir(entry.path):
-                reason = symlink_reason(root, Path(entry.path)).replace("symbolic link", "symbolic link to a folder", 1)
-                skipped.append(SkippedFile(source, shown_path(rel), reason))
+                skipped.append(SkippedFile(source, shown_path(rel), _folder_link_reason(root, Path(entry.path))))
             elif entry.is_dir(follow_symlinks=False):
                 if depth + 1 > MAX_DEPTH:
                     skipped.append(
@@ -298,7 +301,9 @@ def _requested(root: Path, paths: Sequence[str], source: str, skipped: list[Skip
             info = os.lstat(root / rel)
         except OSError:
             continue  # deleted (or never there): its stored document, if any, is removed
-        if stat.S_ISDIR(info.st_mode):
+        if stat.S_ISLNK(info.st_mode) and os.path.isdir(root / rel):
+            skipped.append(SkippedFile(source, rel, _folder_link_reason(root, root / rel)))
+        elif stat.S_ISDIR(info.st_mode):
             found.extend(_walk(root, source, skipped, prefix=rel))
         else:
             found.append(rel)
