@@ -11,7 +11,7 @@ from rich.table import Table
 
 from rag.answer.staleness import StalenessPolicy, StaleSource
 from rag.durations import human_age, human_span
-from rag.index.refresh import RefreshResult
+from rag.index.refresh import DateWarning, RefreshResult
 from rag.models import Answer, SkippedFile, SourceRef, StoredDoc
 
 
@@ -156,4 +156,14 @@ def skipped_table(skipped: list[SkippedFile]) -> Table:
     table.add_column("Why")
     for item in skipped:
         table.add_row(escape(f"{item.source}:{item.path}"), escape(item.reason))
+    return table
+
+
+def date_warnings_table(warnings: list[DateWarning]) -> Table:
+    title = f"{len(warnings)} dates not trusted (dated by git or when first seen instead)"
+    table = Table(title=title, title_justify="left", title_style="yellow")
+    table.add_column("File")
+    table.add_column("Why")
+    for item in warnings:
+        table.add_row(escape(f"{item.source}:{item.path}"), escape(item.warning))
     return table

@@ -110,7 +110,7 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ReadError(f"malformed YAML front matter{where}: {problem}") from exc
     except ValueError as exc:  # an explicit ``!!timestamp 2024-02-30``, an int past Python's digit limit, ...
-        raise ReadError(f"malformed YAML front matter: {str(exc)[:200]}") from exc
+        raise ReadError(f"malformed YAML front matter: {str(exc).split(': ')[0][:200]}") from exc
     if data is None:
         return {}, body
     if not isinstance(data, dict):

@@ -115,7 +115,7 @@ def scan_source(config: SourceConfig, *, paths: Sequence[str] | None = None, now
             skipped.append(SkippedFile(config.name, rel, crash_reason("could not be prepared", exc)))
     for doc in documents:
         if doc.date_warning:
-            log.warning("%s: date not trusted: %s", doc.doc_id, doc.date_warning)
+            log.info("%s: date not trusted: %s", doc.doc_id, doc.date_warning)
     documents.sort(key=lambda doc: doc.path)
     skipped.sort(key=lambda skip: skip.path)
     return SourceScan(documents=documents, skipped=skipped)
@@ -220,8 +220,9 @@ def file_kind(mode: int) -> str:
     return "a special file"
 
 
-def symlink_reason(root: Path, link: Path) -> str:
+def symlink_reason(root: Path, link: Path, *, folder: bool = False) -> str:
     """Why a symbolic link is skipped: links are never followed, and the reason says where it leads."""
+    kind = "symbolic link to a folder" if folder else "symbolic link"
     try:
         target = link.resolve(strict=True)
     except RuntimeError:
@@ -231,14 +232,13 @@ def symlink_reason(root: Path, link: Path) -> str:
             return "symbolic link loop (not followed)"
         return "broken symbolic link (its target does not exist)"
     try:
-        inside = target.relative_to(root.resolve())
+        inside = target.relative_to(root.resolve()).as_posix()
     except ValueError:
-        return "symbolic link pointing outside the source folder (not followed)"
-    return f"symbolic link to {inside.as_posix()} (not followed; the target is indexed under its own path)"
-
-
-def _folder_link_reason(root: Path, link: Path) -> str:
-    return symlink_reason(root, link).replace("symbolic link", "symbolic link to a folder", 1)
+        return f"{kind} pointing outside the source folder (not followed)"
+    if inside == ".":
+        return f"{kind} to the source folder itself (not followed)"
+    indexed = "its files are" if folder else "the target is"
+    return f"{kind} to {inside} (not followed; {indexed} indexed under {'their' if folder else 'its'} own path)"
 
 
 def _walk(root: Path, source: str, skipped: list[SkippedFile], prefix: str = "") -> list[str]:
@@ -264,7 +264,9 @@ def _walk(root: Path, source: str, skipped: list[SkippedFile], prefix: str = "")
                 continue
             rel = f"{folder}/{entry.name}" if folder else entry.name
             if entry.is_symlink() and os.path.isdir(entry.path):
-                skipped.append(SkippedFile(source, shown_path(rel), _folder_link_reason(root, Path(entry.path))))
+                skipped.append(
+                    SkippedFile(source, shown_path(rel), symlink_reason(root, Path(entry.path), folder=True))
+                )
             elif entry.is_dir(follow_symlinks=False):
                 if depth + 1 > MAX_DEPTH:
                     skipped.append(
@@ -302,7 +304,7 @@ def _requested(root: Path, paths: Sequence[str], source: str, skipped: list[Skip
         except OSError:
             continue  # deleted (or never there): its stored document, if any, is removed
         if stat.S_ISLNK(info.st_mode) and os.path.isdir(root / rel):
-            skipped.append(SkippedFile(source, rel, _folder_link_reason(root, root / rel)))
+            skipped.append(SkippedFile(source, rel, symlink_reason(root, root / rel, folder=True)))
         elif stat.S_ISDIR(info.st_mode):
             found.extend(_walk(root, source, skipped, prefix=rel))
         else:
