@@ -128,11 +128,16 @@ def test_billion_laughs_front_matter_is_refused_without_expanding(tmp_path: Path
     assert reasons(result)["lol.md"].startswith("YAML alias *a in front matter (line 3); aliases are not allowed")
 
 
+@pytest.mark.timeout(30)
 def test_front_matter_size_nesting_and_number_caps() -> None:
     with pytest.raises(ReadError, match=r"front matter too large \(146 KiB; the limit is 64 KiB\)"):
         split_front_matter("---\n" + "k: v\n" * 30_000 + "---\nbody\n")
     with pytest.raises(ReadError, match=f"nested deeper than {YAML_DEPTH} levels"):
         split_front_matter("---\na: " + "[" * 5000 + "]" * 5000 + "\n---\nbody\n")
+    with pytest.raises(ReadError, match=f"nested deeper than {YAML_DEPTH} levels"):  # block style, by indentation
+        split_front_matter("---\n" + "".join(" " * i + f"k{i}:\n" for i in range(300)) + "---\nbody\n")
+    big, _ = split_front_matter("---\ntags: [" + ",".join(["x"] * 20_000) + "]\n---\nbody\n")  # 40 KiB: allowed
+    assert len(big["tags"]) == 20_000
     with pytest.raises(ReadError, match="Exceeds the limit"):  # ValueError inside PyYAML stopped the ingest
         split_front_matter("---\nversion: " + "9" * 5000 + "\n---\nbody\n")
     meta, body = split_front_matter("---\nowner: &who alice\nlast_reviewed: 2024-02-30\n---\nbody\n")
