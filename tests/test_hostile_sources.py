@@ -247,3 +247,23 @@ def test_a_file_that_cannot_be_chunked_is_skipped_and_the_rest_is_indexed(
         ("poison.md", "could not be chunked: RecursionError: maximum recursion depth exceeded")
     ]
     store.close()
+
+
+def test_lone_surrogates_from_the_pure_python_yaml_parser_cannot_break_the_store_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without libyaml, ``"\\ud800"`` in front matter decodes to a lone surrogate, which no store can encode."""
+    from rag.ingest import front_matter
+
+    monkeypatch.setattr(front_matter, "LOADER", front_matter.TextDateLoader)
+    write(tmp_path, "odd.md", '---\ntitle: "half \\ud800 a pair"\nowner: "\\udfff"\n---\n# Odd\n\nbody\n')
+    write(tmp_path, "good.md", GOOD)
+    store = SQLiteStore(tmp_path / "index.sqlite")
+    result = refresh_source(
+        SourceConfig(name="docs", path=tmp_path, include=["**/*.md"]),
+        store=store, embedder=HashingEmbedder(), chunking=ChunkingSettings(), now=NOW,
+    )  # fmt: skip
+    assert result.docs_new == 2 and result.skipped == []
+    odd = store.stored_docs()["docs:odd.md"].meta
+    assert (odd.title, odd.owner) == ("half \ufffd a pair", "\ufffd")
+    store.close()

@@ -32,6 +32,7 @@ from rag.models import DateOrigin, Document, SkippedFile
 log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
+_SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_DEPTH = 50  # folder levels below the source root; deeper folders are reported, not read
 _WILDCARDS = frozenset("*?[")
 
@@ -105,7 +106,7 @@ def scan_source(config: SourceConfig, *, paths: Sequence[str] | None = None, now
     documents: list[Document] = []
     for rel, (item, dated) in parsed.items():
         try:
-            text = normalise_text(item.body)
+            text = storable(normalise_text(item.body))
             if not text:
                 skipped.append(SkippedFile(config.name, rel, _empty_reason(item)))
                 continue
@@ -119,6 +120,16 @@ def scan_source(config: SourceConfig, *, paths: Sequence[str] | None = None, now
     documents.sort(key=lambda doc: doc.path)
     skipped.sort(key=lambda skip: skip.path)
     return SourceScan(documents=documents, skipped=skipped)
+
+
+def storable(text: str) -> str:
+    """Lone surrogates (a PDF's broken text layer, a ``"\\ud800"`` YAML escape) become U+FFFD: every store, the
+    ledger and the JSON output need valid UTF-8, and one such character used to fail the whole refresh's write."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
 
 
 def crash_reason(what: str, exc: BaseException) -> str:
@@ -149,13 +160,13 @@ def _document(
         doc_id=f"{config.name}:{rel}",
         source=config.name,
         path=rel,
-        title=meta_text(item.meta, "title") or item.title or prettify_stem(rel),
+        title=storable(meta_text(item.meta, "title") or item.title or prettify_stem(rel)),
         text=text,
         source_hash=source_hash(text),
         updated_at=updated_at,
         date_origin=origin,
         url=join_url(config.url_base, rel) if config.url_base else None,
-        owner=meta_text(item.meta, "owner"),
+        owner=storable(owner) if (owner := meta_text(item.meta, "owner")) else None,
         format=item.format,
         date_warning="; ".join(warnings) or None,
     )
