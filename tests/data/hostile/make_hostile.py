@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,15 +41,17 @@ def _write(root: Path, rel: str, content: str | bytes) -> None:
     path.write_bytes(content)
 
 
-def minimal_pdf(text: str) -> bytes:
-    """A valid one-page PDF with one line of Helvetica text (xref offsets computed)."""
-    stream = b"BT /F1 18 Tf 72 720 Td (%s) Tj ET" % text.encode("latin-1")
+def minimal_pdf(text: str, *, stream: bytes | None = None, flate: bool = False) -> bytes:
+    """A valid one-page PDF with one line of Helvetica text (xref offsets computed), or the given content stream."""
+    if stream is None:
+        stream = b"BT /F1 18 Tf 72 720 Td (%s) Tj ET" % text.encode("latin-1")
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
         b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
+        b"<< /Length %d%s >>\nstream\n%s\nendstream"
+        % (len(stream), b" /Filter /FlateDecode" if flate else b"", stream),
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
     out = bytearray(b"%PDF-1.4\n")
@@ -61,6 +64,13 @@ def minimal_pdf(text: str) -> bytes:
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
     return bytes(out)
+
+
+def flate_bomb(expanded: int = 100 * 1024 * 1024) -> bytes:
+    """A ~100 KB zlib stream that inflates to ``expanded`` bytes of zeros (compressed a MiB at a time)."""
+    packer = zlib.compressobj(9)
+    block = bytes(1024 * 1024)
+    return b"".join(packer.compress(block) for _ in range(expanded // len(block))) + packer.flush()
 
 
 def billion_laughs() -> str:
@@ -178,6 +188,7 @@ def build(folder: Path) -> Hostile:  # noqa: PLR0915 - one line per hostile case
     bad("bytes/whitespace.md", " \n\t\n\n", "empty")
     bad("bytes/zero-byte.pdf", b"", "pdf")
     bad("bytes/garbage.pdf", b"%PDF-1.7\n" + bytes(range(256)) * 4, "pdf")
+    bad("bytes/flate-bomb.pdf", minimal_pdf("", stream=flate_bomb(), flate=True), "limit reached")
     too_big = docs / "bytes/too-big.md"
     with too_big.open("wb") as handle:  # sparse: 51 MiB long, no disk used
         handle.truncate(51 * 1024 * 1024)
