@@ -11,8 +11,8 @@ from rich.table import Table
 
 from rag.answer.staleness import StalenessPolicy, StaleSource
 from rag.durations import human_age, human_span
-from rag.index.refresh import DateWarning, RefreshResult
-from rag.models import Answer, SkippedFile, SourceRef, StoredDoc
+from rag.index.refresh import RefreshResult
+from rag.models import Answer, DateWarning, SkippedFile, SourceRef, StoredDoc
 
 
 def source_json(ref: SourceRef) -> dict[str, Any]:

@@ -55,6 +55,15 @@ class SkippedFile:
 
 
 @dataclass(frozen=True)
+class DateWarning:
+    """A date in a document that was not trusted (in the future, or not a date); the document was dated otherwise."""
+
+    source: str
+    path: str
+    warning: str
+
+
+@dataclass(frozen=True)
 class Chunk:
     """A piece of a document, sized for the embedder. Ids and hashes are deterministic."""
 

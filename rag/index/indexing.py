@@ -6,10 +6,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from rag.config import IndexConfig, SourceConfig
-from rag.index.refresh import DateWarning, Progress, RefreshResult, apply_refresh, plan_refresh
+from rag.index.refresh import Progress, RefreshResult, apply_refresh, plan_refresh
 from rag.index.store import VectorStore
 from rag.ingest.chunking import ChunkingSettings
 from rag.ingest.sources import scan_source
+from rag.models import DateWarning
 from rag.providers.embedding import Embedder
 
 

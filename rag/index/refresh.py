@@ -22,7 +22,17 @@ import numpy as np
 from rag.index.store import VectorStore
 from rag.ingest.chunking import ChunkingSettings, chunk_document
 from rag.ingest.sources import crash_reason
-from rag.models import Chunk, ChunkRecord, DateOrigin, DocMeta, Document, InputType, SkippedFile, StoredDoc
+from rag.models import (
+    Chunk,
+    ChunkRecord,
+    DateOrigin,
+    DateWarning,
+    DocMeta,
+    Document,
+    InputType,
+    SkippedFile,
+    StoredDoc,
+)
 from rag.providers.embedding import Embedder
 
 log = logging.getLogger(__name__)
@@ -50,15 +60,6 @@ class RefreshPlan:
     @property
     def writes(self) -> list[DocChange]:
         return self.new + self.changed
-
-
-@dataclass(frozen=True)
-class DateWarning:
-    """A date in a document that was not trusted (in the future, or not a date); the document was dated otherwise."""
-
-    source: str
-    path: str
-    warning: str
 
 
 @dataclass
