@@ -267,3 +267,20 @@ def test_lone_surrogates_from_the_pure_python_yaml_parser_cannot_break_the_store
     odd = store.stored_docs()["docs:odd.md"].meta
     assert (odd.title, odd.owner) == ("half \ufffd a pair", "\ufffd")
     store.close()
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("loader", ["TextDateLoader", "FastTextDateLoader"])
+def test_both_yaml_parsers_refuse_aliases_and_depth_and_keep_dates_as_text(
+    loader: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """libyaml (the PyPI wheels) or the pure-Python parser (no libyaml): the same limits, the same results."""
+    from rag.ingest import front_matter
+
+    monkeypatch.setattr(front_matter, "LOADER", getattr(front_matter, loader))
+    with pytest.raises(ReadError, match=r"YAML alias \*a in front matter \(line 3\)"):
+        split_front_matter(billion_laughs())
+    with pytest.raises(ReadError, match="nested deeper than"):
+        split_front_matter("---\na: " + "[" * 2000 + "]" * 2000 + "\n---\nbody\n")
+    meta, _ = split_front_matter("---\nlast_reviewed: 2024-02-30\nupdated: 2024-01-02\ntags: [a, b]\n---\nbody\n")
+    assert meta == {"last_reviewed": "2024-02-30", "updated": "2024-01-02", "tags": ["a", "b"]}
