@@ -149,7 +149,17 @@ def test_heading_lines_full_of_spaces_take_linear_time() -> None:
     line = "# a" + " " * 50_000 + "b"
     assert markdown_title(line + "\n") == "a" + " " * 50_000 + "b"
     doc = Document("d:x.md", "d", "x.md", "X", line + "\n\nbody", "h", None, format="markdown")
-    assert chunk_document(doc, ChunkingSettings())[0].heading_path == (line[2:],)
+    assert chunk_document(doc, ChunkingSettings())[0].heading_path == (line[2:201] + "…",)
+
+
+def test_a_megabyte_heading_is_not_repeated_in_every_chunk_nor_stored_as_the_title(tmp_path: Path) -> None:
+    write(tmp_path, "big.md", "# " + "word " * 200_000 + "\n\n" + "body text here. " * 2_000 + "\n")
+    (doc,) = scan(tmp_path).documents
+    assert len(doc.title) == 300 and doc.title.endswith("…")
+    chunks = chunk_document(doc, ChunkingSettings())
+    assert len(chunks) > 20
+    assert all(len(chunk.heading_path[0]) == 200 for chunk in chunks)
+    assert sum(len(chunk.text) for chunk in chunks) < 200_000  # 32 KB of body (it was over 20 MB: 1 MB per chunk)
 
 
 # --- only regular files, an iterative capped walk -----------------------------------------------------------------

@@ -16,6 +16,7 @@ from rag.models import Chunk, Document
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(?=.)")  # the title is cut by markdown_heading (linear time)
 _RST_UNDERLINE = re.compile(r"^([=\-~^\"'`#*+<>:.])\1{2,}\s*$")
 _TOKENS_PER_WORD = 1.3
+MAX_HEADING_CHARS = 200  # every chunk of a section repeats its heading path: a 1 MB heading must not be repeated
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def split_sections(text: str, fmt: str) -> list[Section]:
         flush()
         while path and path[-1][0] >= level:
             path.pop()
-        path.append((level, title))
+        path.append((level, title if len(title) <= MAX_HEADING_CHARS else title[: MAX_HEADING_CHARS - 1] + "…"))
 
     index = 0
     in_fence = False

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 _SURROGATE = re.compile("[\ud800-\udfff]")
+MAX_TITLE_CHARS = 300  # a title (and owner) is stored with every chunk: a 1 MB heading must not be
 MAX_DEPTH = 50  # folder levels below the source root; deeper folders are reported, not read
 _WILDCARDS = frozenset("*?[")
 
@@ -132,6 +133,10 @@ def storable(text: str) -> str:
     return text
 
 
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def crash_reason(what: str, exc: BaseException) -> str:
     """A one-line reason for an unexpected exception (the traceback goes to the debug log)."""
     detail = " ".join(str(exc).split())[:200]
@@ -160,13 +165,13 @@ def _document(
         doc_id=f"{config.name}:{rel}",
         source=config.name,
         path=rel,
-        title=storable(meta_text(item.meta, "title") or item.title or prettify_stem(rel)),
+        title=clip(storable(meta_text(item.meta, "title") or item.title or prettify_stem(rel)), MAX_TITLE_CHARS),
         text=text,
         source_hash=source_hash(text),
         updated_at=updated_at,
         date_origin=origin,
         url=join_url(config.url_base, rel) if config.url_base else None,
-        owner=storable(owner) if (owner := meta_text(item.meta, "owner")) else None,
+        owner=clip(storable(owner), MAX_TITLE_CHARS) if (owner := meta_text(item.meta, "owner")) else None,
         format=item.format,
         date_warning="; ".join(warnings) or None,
     )
