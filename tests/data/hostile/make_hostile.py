@@ -156,6 +156,7 @@ def build(folder: Path) -> Hostile:  # noqa: PLR0915 - one line per hostile case
     good("good/" + "l" * 240 + ".md", "# Long name\n\nA 243-character file name.\n")
     good("good/heading-spaces.md", "# a" + " " * 50_000 + "b\n\ncubic-time heading regexes hung on this line\n")
     good("good/huge-line.md", ("lorem ipsum " * (HUGE_LINE_BYTES // 12)) + "\n")
+    good("good/megabyte-heading.md", "# " + "word " * (HUGE_LINE_BYTES // 5) + "\n\n" + "body text. " * 2000 + "\n")
     good("folder.md/inside.md", "# Inside\n\nA folder whose name ends in .md.\n")
 
     # --- dates that must not be trusted: indexed, dated by the next rule, with a warning
