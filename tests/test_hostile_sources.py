@@ -17,9 +17,10 @@ from rag.config import SourceConfig
 from rag.index.indexing import refresh_source
 from rag.index.sqlite_store import SQLiteStore
 from rag.ingest.chunking import ChunkingSettings, chunk_document
+from rag.ingest.folder_walk import MAX_DEPTH
 from rag.ingest.front_matter import MAX_DEPTH as YAML_DEPTH
 from rag.ingest.readers import ReadError, markdown_title, split_front_matter
-from rag.ingest.sources import MAX_DEPTH, SourceScan, scan_source
+from rag.ingest.sources import SourceScan, scan_source
 from rag.models import DateOrigin, Document
 from rag.providers.local_embedder import HashingEmbedder
 

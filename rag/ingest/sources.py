@@ -8,13 +8,10 @@ resets them.
 
 from __future__ import annotations
 
-import errno
 import functools
 import hashlib
 import logging
-import os
 import re
-import stat
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +21,7 @@ from urllib.parse import quote
 
 from rag.config import SourceConfig
 from rag.errors import SourceError
+from rag.ingest.folder_walk import is_utf8, read_regular_file, requested, shown_path, walk
 from rag.ingest.gitdates import GitDates, find_git_dates
 from rag.ingest.readers import FORMATS, ParsedFile, ReadError, meta_text, parse_file, prettify_stem
 from rag.ingest.trusted_dates import TrustedDate, front_matter_date, future
@@ -31,10 +29,8 @@ from rag.models import DateOrigin, Document, SkippedFile
 
 log = logging.getLogger(__name__)
 
-MAX_FILE_BYTES = 50 * 1024 * 1024
 _SURROGATE = re.compile("[\ud800-\udfff]")
-MAX_TITLE_CHARS = 300  # a title (and owner) is stored with every chunk: a 1 MB heading must not be
-MAX_DEPTH = 50  # folder levels below the source root; deeper folders are reported, not read
+MAX_TITLE_CHARS = 300  # a title (and owner) is stored with every chunk: a 1 MB heading is not copied to each
 _WILDCARDS = frozenset("*?[")
 
 
@@ -74,16 +70,16 @@ def scan_source(config: SourceConfig, *, paths: Sequence[str] | None = None, now
     now = now or datetime.now(UTC)
     skipped: list[SkippedFile] = []
     if paths is None:
-        candidates = _walk(root, config.name, skipped)
+        candidates = walk(root, config.name, skipped)
     else:
-        candidates = _requested(root, paths, config.name, skipped)
+        candidates = requested(root, paths, config.name, skipped)
 
     selected: list[str] = []
     for rel in sorted(set(candidates)):
         reason = _selection(rel, config.include, config.exclude)
         if reason is None:
             continue
-        if not _is_utf8(rel):
+        if not is_utf8(rel):
             skipped.append(SkippedFile(config.name, shown_path(rel), "file name is not valid UTF-8 (rename it)"))
         elif reason:
             skipped.append(SkippedFile(config.name, rel, reason))
@@ -192,163 +188,7 @@ def join_url(base: str, path: str) -> str:
 
 
 def _read(root: Path, rel: str) -> ParsedFile:
-    """Open ``rel`` only if it is a regular file (never a FIFO, socket or device; never through a symlink)."""
-    file = root / rel
-    try:
-        info = os.lstat(file)
-    except OSError as exc:
-        raise ReadError(f"cannot read: {exc.strerror or exc}") from exc
-    if stat.S_ISLNK(info.st_mode):
-        raise ReadError(symlink_reason(root, file))
-    if not stat.S_ISREG(info.st_mode):
-        raise ReadError(f"{file_kind(info.st_mode)}, not a regular file (not opened)")
-    _check_size(info.st_size)
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-    try:
-        descriptor = os.open(file, flags)
-        with os.fdopen(descriptor, "rb") as handle:
-            opened = os.fstat(handle.fileno())
-            if not stat.S_ISREG(opened.st_mode):  # swapped between lstat and open
-                raise ReadError(f"{file_kind(opened.st_mode)}, not a regular file (not read)")
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise ReadError(f"cannot read: {exc.strerror or exc}") from exc
-    _check_size(len(data))
-    return parse_file(rel, data)
-
-
-def _check_size(size: int) -> None:
-    if size > MAX_FILE_BYTES:
-        raise ReadError(f"too large ({size // (1024 * 1024)} MiB; the limit is {MAX_FILE_BYTES // (1024 * 1024)} MiB)")
-
-
-def file_kind(mode: int) -> str:
-    """``stat`` mode -> "a FIFO (named pipe)", "a socket", ... for skip reasons."""
-    for test, kind in (
-        (stat.S_ISFIFO, "a FIFO (named pipe)"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISDIR, "a folder"),
-    ):
-        if test(mode):
-            return kind
-    return "a special file"
-
-
-def symlink_reason(root: Path, link: Path, *, folder: bool = False) -> str:
-    """Why a symbolic link is skipped: links are never followed, and the reason says where it leads."""
-    kind = "symbolic link to a folder" if folder else "symbolic link"
-    try:
-        target = link.resolve(strict=True)
-    except RuntimeError:
-        return "symbolic link loop (not followed)"
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            return "symbolic link loop (not followed)"
-        return "broken symbolic link (its target does not exist)"
-    try:
-        inside = target.relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return f"{kind} pointing outside the source folder (not followed)"
-    if inside == ".":
-        return f"{kind} to the source folder itself (not followed)"
-    indexed = "its files are" if folder else "the target is"
-    return f"{kind} to {inside} (not followed; {indexed} indexed under {'their' if folder else 'its'} own path)"
-
-
-def _walk(root: Path, source: str, skipped: list[SkippedFile], prefix: str = "") -> list[str]:
-    """Every non-hidden entry below ``root/prefix`` that is not a folder, as paths relative to ``root``.
-
-    Iterative (no recursion limit), never descends into a symbolic link, and stops :data:`MAX_DEPTH` levels
-    below the source root (deeper folders are reported in ``skipped``). Non-regular files are returned too:
-    :func:`_read` reports them without opening them.
-    """
-    found: list[str] = []
-    base_depth = len(PurePosixPath(prefix).parts) if prefix else 0
-    pending: list[tuple[str, int]] = [(prefix, base_depth)]
-    while pending:
-        folder, depth = pending.pop()
-        try:
-            with os.scandir(root / folder if folder else root) as listing:
-                entries = sorted(listing, key=lambda entry: entry.name)
-        except OSError as exc:
-            skipped.append(SkippedFile(source, folder or ".", f"cannot list folder: {exc.strerror or exc}"))
-            continue
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            rel = f"{folder}/{entry.name}" if folder else entry.name
-            if entry.is_symlink() and os.path.isdir(entry.path):
-                skipped.append(
-                    SkippedFile(source, shown_path(rel), symlink_reason(root, Path(entry.path), folder=True))
-                )
-            elif entry.is_dir(follow_symlinks=False):
-                if depth + 1 > MAX_DEPTH:
-                    skipped.append(
-                        SkippedFile(source, shown_path(rel), f"folder nested deeper than {MAX_DEPTH} levels (not read)")
-                    )
-                else:
-                    pending.append((rel, depth + 1))
-            else:
-                found.append(rel)
-    return found
-
-
-def _requested(root: Path, paths: Sequence[str], source: str, skipped: list[SkippedFile]) -> list[str]:
-    """The existing files among ``paths`` (a folder means its files). Missing ones are left out (deleted).
-
-    A path that leaves the source (``..``, absolute) or passes through a symbolic link is reported, never read.
-    """
-    found: list[str] = []
-    for raw in paths:
-        rel = PurePosixPath(raw.replace("\\", "/").lstrip("/")).as_posix()
-        if any(ord(char) < 32 or char == "\x7f" for char in rel):
-            skipped.append(SkippedFile(source, repr(raw)[1:-1], "path contains control characters"))
-            continue
-        if rel in ("", ".") or ".." in PurePosixPath(rel).parts:
-            skipped.append(SkippedFile(source, raw, "path is outside the source folder"))
-            continue
-        if any(part.startswith(".") for part in PurePosixPath(rel).parts):
-            continue
-        through = _symlinked_parent(root, rel)
-        if through is not None:
-            skipped.append(SkippedFile(source, rel, f"path goes through the symbolic link {through} (not followed)"))
-            continue
-        try:
-            info = os.lstat(root / rel)
-        except OSError:
-            continue  # deleted (or never there): its stored document, if any, is removed
-        if stat.S_ISLNK(info.st_mode) and os.path.isdir(root / rel):
-            skipped.append(SkippedFile(source, rel, symlink_reason(root, root / rel, folder=True)))
-        elif stat.S_ISDIR(info.st_mode):
-            found.extend(_walk(root, source, skipped, prefix=rel))
-        else:
-            found.append(rel)
-    return found
-
-
-def _symlinked_parent(root: Path, rel: str) -> str | None:
-    """The first folder of ``rel`` (below the root) that is a symbolic link, if any."""
-    parts = PurePosixPath(rel).parts
-    for index in range(1, len(parts)):
-        folder = "/".join(parts[:index])
-        if os.path.islink(root / folder):
-            return folder
-    return None
-
-
-def _is_utf8(rel: str) -> bool:
-    try:
-        rel.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def shown_path(rel: str) -> str:
-    """A path safe to print and store: undecodable bytes of a file name become U+FFFD."""
-    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return parse_file(rel, read_regular_file(root, rel))
 
 
 def _selection(rel: str, include: Sequence[str], exclude: Sequence[str]) -> str | None:
