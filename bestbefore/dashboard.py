@@ -21,10 +21,12 @@ from starlette.routing import Route
 from bestbefore.dashboard_page import PAGE
 from bestbefore.services import Services
 from rag.durations import parse_duration
+from rag.errors import LedgerUnavailableError
 from rag.observability.metrics import CONTENT_TYPE
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 MAX_WINDOW_DAYS = 400
+LEDGER_UNAVAILABLE = "ledger unavailable — the figures are back when the database is"
 
 
 def allowed(request: Request, services: Services) -> bool:
@@ -69,6 +71,8 @@ def dashboard_routes(services: Services) -> list[Route]:
             payload = await run_in_threadpool(dashboard_data, services, window)
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
+        except LedgerUnavailableError:  # the page says so; answers go on and the ledger catches up later
+            return JSONResponse({"error": LEDGER_UNAVAILABLE}, status_code=503, headers={"Retry-After": "30"})
         return JSONResponse(payload, headers={"Cache-Control": "no-store"})
 
     return [
