@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -48,6 +48,7 @@ from rag.observability.privacy import Privacy, protect, scrub_secrets
 log = logging.getLogger(__name__)
 
 STAGES = ("cache", "embed", "retrieve", "rerank", "generate", "total")
+RECENT_LINKS = 10_000  # message -> answer links kept in memory per process
 CONNECT_TIMEOUT = 5  # seconds (PostgreSQL): an unreachable database host costs a read this, not minutes
 
 
@@ -92,7 +93,7 @@ class QueryLedger:
         self.listeners: list[FeedbackListener] = list(listeners)
         self.clock = clock
         self._links_lock = threading.Lock()
-        self._unwritten_links: dict[tuple[str, str], str] = {}
+        self._recent_links: OrderedDict[tuple[str, str], str] = OrderedDict()  # votes on them count in an outage
         try:
             self.engine = open_engine(url)
             with self.engine.begin() as conn:
@@ -113,7 +114,6 @@ class QueryLedger:
             spill_path=spill_path,
             capacity=buffer_size,
             retry_interval=retry_interval,
-            on_written=self._forget_links,
         )
 
     @property
@@ -207,24 +207,20 @@ class QueryLedger:
         self.listeners.append(listener)
 
     def link_message(self, answer_id: str, channel: str, message_ts: str) -> None:
-        """Queue the link; until it is written, :meth:`answer_for_message` finds it here (votes on it count)."""
+        """Queue the link. The most recent links are also kept in memory, so a vote on a recent answer counts even
+        while the database is away (and before the link is written)."""
         with self._links_lock:
-            self._unwritten_links[(channel, message_ts)] = answer_id
+            self._recent_links[(channel, message_ts)] = answer_id
+            self._recent_links.move_to_end((channel, message_ts))
+            while len(self._recent_links) > RECENT_LINKS:
+                self._recent_links.popitem(last=False)
         self.writer.submit(LedgerWrite("link", {"channel": channel, "message_ts": message_ts, "answer_id": answer_id}))
-
-    def _forget_links(self, written: Sequence[LedgerWrite]) -> None:
-        with self._links_lock:
-            for write in written:
-                if write.kind == "link":
-                    key = (write.row["channel"], write.row["message_ts"])
-                    if self._unwritten_links.get(key) == write.row["answer_id"]:
-                        del self._unwritten_links[key]
 
     def answer_for_message(self, channel: str, message_ts: str) -> str | None:
         with self._links_lock:
-            waiting = self._unwritten_links.get((channel, message_ts))
-        if waiting is not None:
-            return waiting
+            recent = self._recent_links.get((channel, message_ts))
+        if recent is not None:
+            return recent
         key = and_(answer_messages.c.channel == channel, answer_messages.c.message_ts == message_ts)
         with self._reading() as conn:
             found: str | None = conn.execute(select(answer_messages.c.answer_id).where(key)).scalar()

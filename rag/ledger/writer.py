@@ -93,7 +93,6 @@ class LedgerWriter:
         capacity: int = 10_000,
         batch_size: int = 200,
         retry_interval: float = 1.0,
-        on_written: Callable[[Sequence[LedgerWrite]], None] | None = None,
     ) -> None:
         self.engine = engine
         self.apply = apply
@@ -102,7 +101,6 @@ class LedgerWriter:
         self.capacity = capacity
         self.batch_size = batch_size
         self.retry_interval = retry_interval
-        self.on_written = on_written or (lambda writes: None)
         self.available = True
         self.written = 0
         self.rejected = 0  # refused by the database for their content (logged)
@@ -177,11 +175,6 @@ class LedgerWriter:
                 if done == len(batch):
                     self._recovered()
                 self._cond.notify_all()
-            if done:
-                try:
-                    self.on_written(batch[:done])
-                except Exception:
-                    log.exception("query ledger: on_written callback failed")
             if done < len(batch):
                 with self._cond:
                     if self._stopping:
