@@ -5,7 +5,6 @@ Driven through the real ``cohere`` SDK against tests/cohere_fake.py, a closed po
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,38 +16,19 @@ from rag.providers.cohere_api import CohereAPI, RetryPolicy
 from rag.providers.cohere_chat import CohereGenerator
 from tests.bot_harness import start_harness
 from tests.cohere_fake import FakeCohereServer
-from tests.conftest import free_port
 from tests.faults.support import HOTEL_QUESTION, cli_env, handbook_config, run_cli, stderr_lines
 from tests.slack_fake import BOT_USER
 from tests.tcp_proxy import SilentListener
-from tests.test_cohere import hit
+from tests.test_cohere import KEY, hit
 
-KEY = "test-cohere-key"
 SHORT_DEADLINES = "[cohere]\nembed_dimension = 256\ntimeout = 1\ndeadline = 2\n"
 
 
-@pytest.fixture
-def cohere() -> Iterator[FakeCohereServer]:
-    server = FakeCohereServer().start()
-    server.fake.api_key = KEY
-    yield server
-    server.stop()
-
-
-@pytest.fixture(params=["connection refused", "silent listener"])
-def unreachable_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    if request.param == "connection refused":
-        yield f"http://127.0.0.1:{free_port()}"
-        return
-    with SilentListener() as silent:
-        yield silent.url
-
-
 def test_cli_answers_with_keyword_sources_inside_the_deadline_when_cohere_is_unreachable(
-    home: Path, cohere: FakeCohereServer, unreachable_url: str
+    home: Path, server: FakeCohereServer, unreachable_url: str
 ) -> None:
     config = handbook_config(home.parent / "cfg", SHORT_DEADLINES, embedder=None)  # Cohere embeds
-    ingest = run_cli(config, cli_env(home, COHERE_API_KEY=KEY, CO_API_URL=cohere.url), "ingest", "--json")
+    ingest = run_cli(config, cli_env(home, COHERE_API_KEY=KEY, CO_API_URL=server.url), "ingest", "--json")
     assert ingest.returncode == 0, ingest.stderr
 
     # Today: 67 s, then an error and no sources. The subprocess timeout fails the test if the deadline is not kept.
@@ -83,21 +63,21 @@ def test_slack_gets_the_sources_not_an_apology_when_cohere_never_answers(
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 422, 498])
-def test_statuses_that_cannot_succeed_are_not_retried(cohere: FakeCohereServer, status: int) -> None:
-    api = CohereAPI(KEY, base_url=cohere.url, policy=RetryPolicy(timeout=5, deadline=5, backoff=0.01))
-    cohere.fake.fail("/v2/chat", status, status, status)
+def test_statuses_that_cannot_succeed_are_not_retried(server: FakeCohereServer, status: int) -> None:
+    api = CohereAPI(KEY, base_url=server.url, policy=RetryPolicy(timeout=5, deadline=5, backoff=0.01))
+    server.fake.fail("/v2/chat", status, status, status)
     expected = ProviderAuthError if status in (401, 403, 498) else ProviderError
     with pytest.raises(expected) as caught:
         CohereGenerator(api).generate("When are expenses reimbursed?", [hit("handbook:e.md", "Expenses monthly.")])
-    assert len(cohere.fake.calls("/v2/chat")) == 1
+    assert len(server.fake.calls("/v2/chat")) == 1
     if expected is ProviderAuthError:
         assert "COHERE_API_KEY" in str(caught.value)
     api.close()
 
 
-def test_a_rejected_key_still_stops_with_the_variable_to_fix(home: Path, cohere: FakeCohereServer) -> None:
+def test_a_rejected_key_still_stops_with_the_variable_to_fix(home: Path, server: FakeCohereServer) -> None:
     config = handbook_config(home.parent / "cfg", SHORT_DEADLINES, embedder=None)
-    result = run_cli(config, cli_env(home, COHERE_API_KEY="wrong-key-123", CO_API_URL=cohere.url), "ingest")
+    result = run_cli(config, cli_env(home, COHERE_API_KEY="wrong-key-123", CO_API_URL=server.url), "ingest")
     assert result.returncode != 0
     assert stderr_lines(result) and "COHERE_API_KEY" in result.stderr
     assert "wrong-key-123" not in result.stderr + result.stdout and "Traceback" not in result.stderr
