@@ -126,11 +126,6 @@ class LedgerWriter:
                 self._buffer.append(write)
             self._cond.notify_all()
 
-    def unwritten(self) -> list[LedgerWrite]:
-        """The writes still waiting in memory, oldest first (reads overlay them while the database is away)."""
-        with self._cond:
-            return list(self._buffer)
-
     @property
     def backlog(self) -> int:
         """Writes not yet in the database (in memory and in the spill file)."""
@@ -165,7 +160,9 @@ class LedgerWriter:
                 if not self._buffer and self._spilled:
                     self._load_spill()
                 if not self._buffer:
-                    return  # stopping, everything written
+                    if self._stopping:
+                        return  # everything written
+                    continue
                 batch = list(islice(self._buffer, self.batch_size))
             done = self._write(batch)
             with self._cond:
@@ -177,9 +174,8 @@ class LedgerWriter:
                 self._cond.notify_all()
             if done < len(batch):
                 with self._cond:
-                    if self._stopping:
+                    if self._cond.wait_for(lambda: self._stopping, self.retry_interval):
                         return  # close() spills what is left
-                    self._cond.wait(self.retry_interval)
 
     def _write(self, batch: list[LedgerWrite]) -> int:
         """Apply ``batch``; returns how many writes (from the front) are done: written, duplicates or rejected."""
