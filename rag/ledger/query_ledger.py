@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine, and_, create_engine, event, func, select, text
 from sqlalchemy.engine import Connection, make_url
@@ -29,6 +29,7 @@ from rag.answer.pipeline import AskContext, utcnow
 from rag.errors import LedgerUnavailableError, StoreError
 from rag.index.refresh import RefreshResult
 from rag.ledger.feedback import FeedbackListener, Vote
+from rag.ledger.row_writes import apply_writes
 from rag.ledger.schema import (
     answer_messages,
     answers,
@@ -46,9 +47,11 @@ from rag.observability.costs import PriceTable
 from rag.observability.privacy import Privacy, protect, scrub_secrets
 
 log = logging.getLogger(__name__)
+K = TypeVar("K")
+V = TypeVar("V")
 
 STAGES = ("cache", "embed", "retrieve", "rerank", "generate", "total")
-RECENT_LINKS = 10_000  # message -> answer links kept in memory per process
+RECENT_ENTRIES = 10_000  # message links and votes kept in memory per process
 CONNECT_TIMEOUT = 5  # seconds (PostgreSQL): an unreachable database host costs a read this, not minutes
 
 
@@ -92,8 +95,9 @@ class QueryLedger:
         self.privacy = Privacy.parse(privacy) if isinstance(privacy, str) else privacy
         self.listeners: list[FeedbackListener] = list(listeners)
         self.clock = clock
-        self._links_lock = threading.Lock()
-        self._recent_links: OrderedDict[tuple[str, str], str] = OrderedDict()  # votes on them count in an outage
+        # What this process wrote last, so reactions still resolve to answers (and votes) while the database is away.
+        self._recent_links: RecentEntries[tuple[str, str], str] = RecentEntries(RECENT_ENTRIES)
+        self._recent_votes: RecentEntries[tuple[str, str], int] = RecentEntries(RECENT_ENTRIES)
         try:
             self.engine = open_engine(url)
             with self.engine.begin() as conn:
@@ -209,16 +213,11 @@ class QueryLedger:
     def link_message(self, answer_id: str, channel: str, message_ts: str) -> None:
         """Queue the link. The most recent links are also kept in memory, so a vote on a recent answer counts even
         while the database is away (and before the link is written)."""
-        with self._links_lock:
-            self._recent_links[(channel, message_ts)] = answer_id
-            self._recent_links.move_to_end((channel, message_ts))
-            while len(self._recent_links) > RECENT_LINKS:
-                self._recent_links.popitem(last=False)
+        self._recent_links.put((channel, message_ts), answer_id)
         self.writer.submit(LedgerWrite("link", {"channel": channel, "message_ts": message_ts, "answer_id": answer_id}))
 
     def answer_for_message(self, channel: str, message_ts: str) -> str | None:
-        with self._links_lock:
-            recent = self._recent_links.get((channel, message_ts))
+        recent = self._recent_links.get((channel, message_ts))
         if recent is not None:
             return recent
         key = and_(answer_messages.c.channel == channel, answer_messages.c.message_ts == message_ts)
@@ -235,6 +234,7 @@ class QueryLedger:
                 "vote", {"answer_id": vote.answer_id, "user_id": vote.user, "value": vote.value, "at": utc(vote.at)}
             )
         )
+        self._recent_votes.put((vote.answer_id, vote.user), vote.value)
         for listener in self.listeners:
             try:
                 listener.on_vote(vote)
@@ -242,11 +242,18 @@ class QueryLedger:
                 log.exception("feedback listener %s failed", type(listener).__name__)
 
     def votes(self, answer_id: str) -> dict[str, int]:
+        """user -> current vote. While the database is away: the votes this process recorded recently, if any."""
         query = select(votes.c.user_id, votes.c.value).where(
             votes.c.answer_id == answer_id, votes.c.retracted.is_(False)
         )
-        with self._reading() as conn:
-            return {user: int(value) for user, value in conn.execute(query)}
+        try:
+            with self._reading() as conn:
+                return {user: int(value) for user, value in conn.execute(query)}
+        except LedgerUnavailableError:
+            known = {user: value for (answer, user), value in self._recent_votes.items() if answer == answer_id}
+            if not known:
+                raise
+            return {user: value for user, value in known.items() if value != 0}
 
     # -- refresh runs, job runs, digests -------------------------------------------------------------------------
 
@@ -392,65 +399,28 @@ class QueryLedger:
         self.engine.dispose()
 
 
-# -- applying queued writes ----------------------------------------------------------------------------------------
+class RecentEntries(Generic[K, V]):
+    """The ``size`` most recently put entries (thread-safe)."""
 
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
 
-def _insert_answers(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    conn.execute(answers.insert(), [row["answer"] for row in rows])
-    calls = [call for row in rows for call in row["calls"]]
-    if calls:
-        conn.execute(provider_calls.insert(), calls)
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
 
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            return self._entries.get(key)
 
-def _upsert_link(conn: Connection, row: dict[str, Any]) -> None:
-    key = and_(answer_messages.c.channel == row["channel"], answer_messages.c.message_ts == row["message_ts"])
-    if conn.execute(select(answer_messages.c.answer_id).where(key)).first() is None:
-        conn.execute(answer_messages.insert().values(**row))
-    else:
-        conn.execute(answer_messages.update().where(key).values(answer_id=row["answer_id"]))
-
-
-def _upsert_vote(conn: Connection, row: dict[str, Any]) -> None:
-    key = and_(votes.c.answer_id == row["answer_id"], votes.c.user_id == row["user_id"])
-    existing = conn.execute(select(votes.c.value).where(key)).first()
-    if existing is None:
-        if row["value"] != 0:
-            conn.execute(votes.insert().values(**row, retracted=False))
-    elif row["value"] == 0:
-        conn.execute(votes.update().where(key).values(retracted=True, at=row["at"]))
-    else:
-        conn.execute(votes.update().where(key).values(value=row["value"], retracted=False, at=row["at"]))
-
-
-def _inserter(table: Any) -> Callable[[Connection, dict[str, Any]], None]:
-    def insert(conn: Connection, row: dict[str, Any]) -> None:
-        conn.execute(table.insert().values(**row))
-
-    return insert
-
-
-ROW_WRITERS: dict[str, Callable[[Connection, dict[str, Any]], None]] = {
-    "link": _upsert_link,
-    "vote": _upsert_vote,
-    "refresh": _inserter(refresh_runs),
-    "job_run": _inserter(job_runs),
-    "digest_post": _inserter(digest_posts),
-}
-
-
-def apply_writes(conn: Connection, writes: Sequence[LedgerWrite]) -> None:
-    """Apply queued writes in order; consecutive answers go in as one multi-row insert."""
-    run: list[dict[str, Any]] = []
-    for write in writes:
-        if write.kind == "answer":
-            run.append(write.row)
-            continue
-        if run:
-            _insert_answers(conn, run)
-            run = []
-        ROW_WRITERS[write.kind](conn, write.row)
-    if run:
-        _insert_answers(conn, run)
+    def items(self) -> list[tuple[K, V]]:
+        with self._lock:
+            return list(self._entries.items())
 
 
 def _with_utc(row: dict[str, Any]) -> dict[str, Any]:

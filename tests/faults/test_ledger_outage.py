@@ -71,9 +71,9 @@ def database(postgres_url: str) -> Iterator[ProxiedDatabase]:
     admin.dispose()
 
 
-def reaction(harness: BotHarness, name: str, channel: str, ts: str, *, user: str) -> None:
+def reaction(harness: BotHarness, name: str, channel: str, ts: str, *, user: str, kind: str = "reaction_added") -> None:
     event = {
-        "type": "reaction_added", "user": user, "reaction": name, "item_user": BOT_USER,
+        "type": kind, "user": user, "reaction": name, "item_user": BOT_USER,
         "item": {"type": "message", "channel": channel, "ts": ts}, "event_ts": f"{time.time():.6f}",
     }  # fmt: skip
     assert harness.post(event_body(event)).status_code == 200
@@ -110,8 +110,14 @@ def test_slack_answers_keep_flowing_while_the_ledger_is_down_and_nothing_is_lost
         # A vote during the outage on an answer whose message link has not been written yet still counts.
         reaction(harness, "+1", "C0TWO", vpn["ts"], user="U0BOB")
         reaction(harness, "+1", "C0ONE", before["ts"], user="U0DAVE")  # and on an answer from before the outage
+        deploy_id = ledger.answer_for_message("C0THREE", deploy["ts"])
+        assert deploy_id is not None
+        reaction(harness, "+1", "C0THREE", deploy["ts"], user="U0EVE")
+        wait_until(lambda: ledger.votes(deploy_id) == {"U0EVE": 1}, what="Eve's vote, known while the ledger is down")
+        reaction(harness, "+1", "C0THREE", deploy["ts"], user="U0EVE", kind="reaction_removed")  # and retracted
+        wait_until(lambda: ledger.votes(deploy_id) == {}, what="Eve's retraction")
         ledger.record_refresh(RefreshResult(source="handbook"), started_at=BASE)  # what the refresh job records
-        wait_until(lambda: ledger.writer.backlog >= 7, what="answers, links, votes and refresh waiting")
+        wait_until(lambda: ledger.writer.backlog >= 9, what="answers, links, votes and refresh waiting")
 
         dashboard = httpx.get(monitoring.url + "/dashboard/data?window=7d", timeout=10)
         assert dashboard.status_code == 503 and "ledger unavailable" in dashboard.json()["error"]
@@ -122,13 +128,15 @@ def test_slack_answers_keep_flowing_while_the_ledger_is_down_and_nothing_is_lost
         database.proxy.restore()
         wait_until(lambda: ledger.available and ledger.writer.backlog == 0, timeout=30, what="the ledger catching up")
         counts = database.counts()
-        assert (counts["answers"], counts["answer_messages"], counts["votes"], counts["refresh_runs"]) == (3, 3, 2, 1)
+        assert (counts["answers"], counts["answer_messages"], counts["votes"], counts["refresh_runs"]) == (3, 3, 3, 1)
+        assert database.votes()[(deploy_id, "U0EVE")] == (1, True)  # retracted
         # A vote after recovery on an answer given during the outage counts too (its link was replayed).
         reaction(harness, "-1", "C0THREE", deploy["ts"], user="U0CAROL")
-        wait_until(lambda: len(database.votes()) == 3, what="the vote after recovery")
+        wait_until(lambda: len(database.votes()) == 4, what="the vote after recovery")
         answer_ids = {harness.recorder.seen[i][0].answer_id for i in range(3)}
-        assert {answer for answer, _ in database.votes()} == answer_ids  # one vote on each answer
-        assert sorted(value for value, _ in database.votes().values()) == [-1, 1, 1]
+        active = {key: value for key, (value, retracted) in database.votes().items() if not retracted}
+        assert {answer for answer, _ in active} == answer_ids  # one standing vote on each answer
+        assert sorted(active.values()) == [-1, 1, 1]
         recovered = httpx.get(monitoring.url + "/dashboard/data?window=7d", timeout=10)
         assert recovered.status_code == 200 and recovered.json()["questions"] == 3
     finally:
