@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -52,7 +52,12 @@ V = TypeVar("V")
 
 STAGES = ("cache", "embed", "retrieve", "rerank", "generate", "total")
 RECENT_ENTRIES = 10_000  # message links and votes kept in memory per process
-CONNECT_TIMEOUT = 5  # seconds (PostgreSQL): an unreachable database host costs a read this, not minutes
+# PostgreSQL connections: an unreachable host costs a read 5 s, not minutes, and a connection to a host that went
+# silent is found dead by TCP keepalives in about 25 s (so the writer retries instead of hanging).
+POSTGRES_CONNECT_ARGS = {
+    "connect_timeout": 5, "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
+}  # fmt: skip
+READ_FLUSH_TIMEOUT = 10.0  # seconds a read waits for earlier writes before it reads anyway
 
 
 def open_engine(url: str) -> Engine:
@@ -71,7 +76,8 @@ def open_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    connect_args = {} if "connect_timeout" in (parsed.query or {}) else {"connect_timeout": CONNECT_TIMEOUT}
+    given: Mapping[str, Any] = parsed.query or {}
+    connect_args = {key: value for key, value in POSTGRES_CONNECT_ARGS.items() if key not in given}
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=connect_args)
 
 
@@ -337,7 +343,7 @@ class QueryLedger:
         Written at once (the refusal needs the database); queued like every other write when it is unreachable.
         """
         row = {"week": week, "channel": channel, "message_ts": ts, "posted_at": self.clock()}
-        self.writer.flush()
+        self.writer.flush(READ_FLUSH_TIMEOUT)
         try:
             with self.engine.begin() as conn:
                 conn.execute(digest_posts.insert().values(**row))
@@ -381,7 +387,7 @@ class QueryLedger:
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
         """A connection that sees every earlier write; LedgerUnavailableError while the database is unreachable."""
-        self.writer.flush()
+        self.writer.flush(READ_FLUSH_TIMEOUT)
         try:
             with self.engine.connect() as conn:
                 yield conn
