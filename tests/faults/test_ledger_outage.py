@@ -4,6 +4,7 @@ back: answers keep flowing, ledger rows wait (in memory, then in a spill file) a
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
@@ -206,3 +207,30 @@ def test_a_replayed_write_that_already_reached_the_database_is_not_written_twice
         assert database.counts()["answers"] == 2 and again.write_errors == 0
     finally:
         again.close()
+
+
+def test_a_locked_sqlite_ledger_never_holds_up_an_answer(home: Path) -> None:
+    """Another process holds the SQLite ledger's write lock (a backup, a stuck writer): answers go out at once and
+    their rows are written when the lock is released. Before, linking the reply waited 30 s, then apologised."""
+    harness = start_harness(home)
+    try:
+        ledger = harness.services.ledger
+        harness.mention(HOLIDAY, channel="C0ONE")
+        harness.wait_answered("C0ONE")
+        assert ledger.flush(10)
+        locker = sqlite3.connect(home / "ledger.sqlite", isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")
+        try:
+            harness.mention(VPN, channel="C0TWO")
+            [vpn] = harness.wait_answered("C0TWO", timeout=20)  # well inside SQLite's 30 s busy timeout
+            assert APOLOGY not in reply_text(vpn) and "WireGuard" in reply_text(vpn)
+            assert ledger.writer.backlog >= 2  # the answer and its message link wait for the lock
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+        assert ledger.flush(30)
+        with sqlite3.connect(home / "ledger.sqlite") as check:
+            assert check.execute("SELECT count(*) FROM answers").fetchone()[0] == 2
+            assert check.execute("SELECT count(*) FROM answer_messages").fetchone()[0] == 2
+    finally:
+        harness.close()
