@@ -5,9 +5,10 @@ it. Every write (answers, message links, votes, refresh and job runs) goes throu
 :class:`rag.ledger.writer.LedgerWriter` queue and is written by its background thread, so the answer path never
 waits for the database and a database outage loses nothing: writes wait in a bounded buffer (then a spill file)
 and are written when it is back. Reads flush the queue first; while the database is unreachable they raise
-:class:`rag.errors.LedgerUnavailableError` (message links still waiting in the queue are found all the same). It implements :class:`rag.answer.pipeline.AnswerRecorder` and
-:class:`rag.ledger.feedback.FeedbackStore`; votes are passed on to the registered :class:`rag.ledger.feedback.FeedbackListener`
-objects (metrics, Langfuse) after they are stored.
+:class:`rag.errors.LedgerUnavailableError`, except that the message links and votes this process wrote recently are
+still found (so reactions on recent answers count). It implements :class:`rag.answer.pipeline.AnswerRecorder` and
+:class:`rag.ledger.feedback.FeedbackStore`; votes are passed on to the registered
+:class:`rag.ledger.feedback.FeedbackListener` objects (metrics, Langfuse) once they are queued.
 """
 
 from __future__ import annotations
