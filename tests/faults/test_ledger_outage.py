@@ -234,3 +234,19 @@ def test_a_locked_sqlite_ledger_never_holds_up_an_answer(home: Path) -> None:
             assert check.execute("SELECT count(*) FROM answer_messages").fetchone()[0] == 2
     finally:
         harness.close()
+
+
+def test_a_row_the_database_refuses_is_skipped_and_counted_without_blocking_the_rest(
+    database: ProxiedDatabase, caplog: pytest.LogCaptureFixture
+) -> None:
+    ledger = QueryLedger(database.url)
+    try:
+        ledger.record_answer(make_answer("first", BASE), AskContext())
+        ledger.record_vote(Vote("first", "U" * 500, 1, BASE))  # user_id is VARCHAR(100): PostgreSQL refuses it
+        ledger.record_answer(make_answer("after", BASE), AskContext())
+        assert ledger.flush(10)
+        assert database.counts()["answers"] == 2 and database.counts()["votes"] == 0
+        assert ledger.write_errors == 1 and ledger.available
+        assert "a vote write was refused and skipped" in caplog.text
+    finally:
+        ledger.close()
