@@ -75,6 +75,7 @@ class CohereAPI:
         started = time.monotonic()
         attempt = 0
         reason = "no time left in the answer's deadline"
+        reserve = min(1.0, self._time_left(started) / 4)  # kept for the attempt that follows a wait
         while True:
             remaining = self._time_left(started)
             if remaining <= 0:
@@ -97,7 +98,6 @@ class CohereAPI:
             if wait is None:
                 wait = min(self.policy.max_backoff, self.policy.backoff * 2 ** (attempt - 1))
                 wait *= 1 + (random.random() - 0.5) * 0.4
-            reserve = min(1.0, self.policy.deadline / 4)  # kept for the attempt that follows a wait
             room = self._time_left(started) - reserve
             if room <= 0:
                 raise self._unavailable(operation, reason, attempt, started)

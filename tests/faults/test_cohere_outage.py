@@ -5,15 +5,18 @@ Driven through the real ``cohere`` SDK against tests/cohere_fake.py, a closed po
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from rag.answer.pipeline import UNAVAILABLE
 from rag.config import CohereConfig
-from rag.errors import ProviderAuthError, ProviderError
+from rag.errors import ProviderAuthError, ProviderError, ProviderUnavailableError
 from rag.providers.cohere_api import CohereAPI, RetryPolicy
 from rag.providers.cohere_chat import CohereGenerator
+from rag.providers.deadline import answer_budget
 from tests.bot_harness import start_harness
 from tests.cohere_fake import FakeCohereServer
 from tests.faults.support import HOTEL_QUESTION, cli_env, handbook_config, run_cli, stderr_lines
@@ -81,3 +84,27 @@ def test_a_rejected_key_still_stops_with_the_variable_to_fix(home: Path, server:
     assert result.returncode != 0
     assert stderr_lines(result) and "COHERE_API_KEY" in result.stderr
     assert "wrong-key-123" not in result.stderr + result.stdout and "Traceback" not in result.stderr
+
+
+def test_every_call_of_one_answer_shares_the_answer_budget(server: FakeCohereServer) -> None:
+    """The call's own deadline is 30 s; inside an answer budget of 0.5 s its retries stop within the budget."""
+    sleeps: list[float] = []
+    api = CohereAPI(
+        KEY, base_url=server.url, policy=RetryPolicy(timeout=5, deadline=30, backoff=0.05), sleep=record(sleeps)
+    )
+    server.fake.always_fail["/v2/chat"] = 503
+    generator = CohereGenerator(api)
+    with answer_budget(0.5), pytest.raises(ProviderUnavailableError, match="503"):
+        generator.generate("When are expenses reimbursed?", [hit("handbook:e.md", "Expenses monthly.")])
+    assert sleeps and sum(sleeps) < 0.5  # the waits were cut to the budget, not to the call's 30 s
+    with answer_budget(0.0), pytest.raises(ProviderUnavailableError, match="no time left"):
+        generator.generate("When are expenses reimbursed?", [hit("handbook:e.md", "Expenses monthly.")])
+    api.close()
+
+
+def record(sleeps: list[float]) -> Callable[[float], None]:
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        time.sleep(seconds)
+
+    return sleep
