@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -107,7 +108,8 @@ class LedgerWriter:
         self.dropped = 0  # buffer full and no spill file configured (logged)
         self.outages = 0
         self._buffer: deque[LedgerWrite] = deque()
-        self._spilled = _count_lines(spill_path)
+        self._spilled = _count_lines(spill_path)  # lines of the spill file not yet loaded for replay
+        self._spill_offset = 0  # where in the spill file the next load starts
         self._stopping = False
         self._cond = threading.Condition()
         if self._spilled:
@@ -147,7 +149,7 @@ class LedgerWriter:
             self._cond.notify_all()
         self._thread.join(timeout=timeout)
         with self._cond:
-            if self._buffer:
+            if self._buffer or self._spill_offset:  # unwritten writes, or replayed lines still in the file
                 self._spill_before_file(list(self._buffer))
                 self._buffer.clear()
 
@@ -254,7 +256,7 @@ class LedgerWriter:
         self._spilled += len(writes)
 
     def _spill_before_file(self, writes: Sequence[LedgerWrite]) -> None:
-        """Put ``writes`` (older than everything in the file) at the front of the spill file."""
+        """Put ``writes`` (older than everything in the file) in front of the file's unreplayed lines."""
         if self.spill_path is None:
             self.dropped += len(writes)
             log.error(
@@ -262,43 +264,54 @@ class LedgerWriter:
             )
             return
         self.spill_path.parent.mkdir(parents=True, exist_ok=True)
-        older = "".join(write.to_json() + "\n" for write in writes)
-        rest = self.spill_path.read_text(encoding="utf-8") if self.spill_path.exists() else ""
-        _replace(self.spill_path, older + rest)
+        temporary = self.spill_path.with_name(self.spill_path.name + ".tmp")
+        with temporary.open("wb") as out:
+            for write in writes:
+                out.write((write.to_json() + "\n").encode("utf-8"))
+            if self.spill_path.exists():
+                with self.spill_path.open("rb") as rest:
+                    rest.seek(self._spill_offset)
+                    shutil.copyfileobj(rest, out)
+        os.replace(temporary, self.spill_path)
+        self._spill_offset = 0
         self._spilled += len(writes)
         log.warning(
             "query ledger: %d writes saved to %s; they are written at the next start", self._spilled, self.spill_path
         )
 
     def _load_spill(self) -> None:
-        """Move the oldest spilled writes (up to ``capacity``) into the buffer and drop them from the file."""
+        """Move the oldest unreplayed writes of the spill file (up to ``capacity``) into the buffer.
+
+        The file is read from where the last load stopped, never whole; it is deleted once every line was loaded,
+        and compacted by ``close()`` when lines remain."""
         assert self.spill_path is not None
-        lines = (
-            self.spill_path.read_text(encoding="utf-8").splitlines(keepends=True) if self.spill_path.exists() else []
-        )
-        head, rest = lines[: self.capacity], lines[self.capacity :]
-        for line in head:
-            if line.strip():
+        if not self.spill_path.exists():  # removed by hand: nothing to replay
+            log.error("query ledger: %s disappeared; %d spilled writes lost", self.spill_path, self._spilled)
+            self.dropped += self._spilled
+            self._spilled = self._spill_offset = 0
+            return
+        loaded = 0
+        with self.spill_path.open("rb") as lines:
+            lines.seek(self._spill_offset)
+            while loaded < self.capacity and (line := lines.readline()):
+                if not line.strip():
+                    continue
+                loaded += 1
                 try:
-                    self._buffer.append(LedgerWrite.from_json(line))
+                    self._buffer.append(LedgerWrite.from_json(line.decode("utf-8")))
                 except (ValueError, KeyError, TypeError):
                     self.rejected += 1
                     log.error("query ledger: unreadable line in %s skipped", self.spill_path)
-        if rest:
-            _replace(self.spill_path, "".join(rest))
-        else:
+            self._spill_offset = lines.tell()
+            at_end = not lines.read(1)
+        self._spilled = 0 if at_end else max(0, self._spilled - loaded)
+        if at_end:
             self.spill_path.unlink(missing_ok=True)
-        self._spilled = len(rest)
+            self._spill_offset = 0
 
 
 def _count_lines(path: Path | None) -> int:
     if path is None or not path.exists():
         return 0
-    with path.open(encoding="utf-8") as lines:
+    with path.open("rb") as lines:
         return sum(1 for line in lines if line.strip())
-
-
-def _replace(path: Path, content: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(content, encoding="utf-8")
-    os.replace(temporary, path)
