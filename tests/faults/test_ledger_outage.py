@@ -23,7 +23,9 @@ from rag.errors import LedgerUnavailableError
 from rag.index.refresh import RefreshResult
 from rag.ledger.feedback import Vote
 from rag.ledger.query_ledger import QueryLedger, table_counts
-from rag.ledger.schema import votes
+from rag.ledger.row_writes import apply_writes
+from rag.ledger.schema import migrate, votes
+from rag.ledger.writer import LedgerWrite, LedgerWriter
 from tests.bot_harness import BotHarness, start_harness
 from tests.faults.support import cli_env, handbook_config, run_cli, serve_monitoring, wait_until
 from tests.ledger_seed import BASE, make_answer
@@ -250,3 +252,31 @@ def test_a_row_the_database_refuses_is_skipped_and_counted_without_blocking_the_
         assert "a vote write was refused and skipped" in caplog.text
     finally:
         ledger.close()
+
+
+def test_a_replay_cut_short_by_another_outage_keeps_every_write_once_in_order(
+    database: ProxiedDatabase, tmp_path: Path
+) -> None:
+    spill = tmp_path / "ledger-spill.jsonl"
+    writes = [LedgerWrite("job_run", {"job": f"job-{n}", "started_at": BASE, "finished_at": BASE, "ok": True,
+                                      "error": None, "detail": {}}) for n in range(13)]  # fmt: skip
+    spill.write_text("".join(w.to_json() + "\n" for w in writes))
+    with database.direct.begin() as conn:
+        migrate(conn)
+    database.proxy.cut()  # down again while the spilled writes are being replayed
+    engine = create_engine(database.url)
+    writer = LedgerWriter(engine, apply_writes, where="test", spill_path=spill, capacity=3, retry_interval=0.1)
+    wait_until(lambda: not writer.available, what="the writer noticing the outage")
+    writer.close()
+    assert spill.read_text().splitlines() == [w.to_json() for w in writes]  # the loaded 3 went back in front
+
+    database.proxy.restore()
+    writer = LedgerWriter(engine, apply_writes, where="test", spill_path=spill, capacity=3)
+    try:
+        assert writer.flush(30) and not spill.exists()
+        with database.direct.connect() as conn:
+            jobs = conn.execute(text("SELECT job FROM job_runs ORDER BY id")).scalars().all()
+        assert jobs == [f"job-{n}" for n in range(13)]
+    finally:
+        writer.close()
+        engine.dispose()
