@@ -142,12 +142,14 @@ def answer_and_deliver(
         reference = answer.answer_id
         limit = runtime.config.slack.max_question_chars
         note = truncation_note(question.original_chars, limit) if question.truncated else None
-        delivery.deliver(
-            answer,
-            note=note,
-            metadata=answer_metadata(answer.answer_id, question.text),
-            link=lambda ts: runtime.services.feedback.link_message(answer.answer_id, channel, ts),
-        )
+
+        def link(ts: str) -> None:
+            try:
+                runtime.services.feedback.link_message(answer.answer_id, channel, ts)
+            except Exception:  # the answer still goes out; only votes on it would be missed
+                logger.exception("could not link message %s to answer %s", ts, answer.answer_id)
+
+        delivery.deliver(answer, note=note, metadata=answer_metadata(answer.answer_id, question.text), link=link)
         logger.info("answered %s in %s (answer %s)", event.get("ts"), channel, answer.answer_id)
     except Exception:
         logger.exception("failed to answer message %s in %s (reference %s)", event.get("ts"), channel, reference)
