@@ -159,19 +159,22 @@ def test_spend_cap_switches_to_extractive_answers_without_rerank(
         assert services.spend is not None
         services.spend.refresh_seconds = 0
         question = "How many vacation days do employees accrue?"
-        first = answer_question(question, services.pipeline, context=AskContext("cli", "me"))
+        pieces: list[str] = []  # streamed through the cap's wrapper while under the cap
+        first = answer_question(question, services.pipeline, context=AskContext("cli", "me"), on_text=pieces.append)
         services.ledger.flush()
         assert first.error is None and len(cohere.fake.calls("/v2/chat")) == 1
+        assert pieces and cohere.fake.calls("/v2/chat")[0]["stream"] is True
         assert len(cohere.fake.calls("/v2/rerank")) == 1
         embeds = len(cohere.fake.calls("/v2/embed"))
         assert services.spend.reached()
 
         again = "Vacation days per month for employees?"  # a new query: not in the embedding cache
-        second = answer_question(again, services.pipeline, context=AskContext("cli", "me"))
+        second = answer_question(again, services.pipeline, context=AskContext("cli", "me"), on_text=pieces.append)
         assert len(cohere.fake.calls("/v2/chat")) == 1 and len(cohere.fake.calls("/v2/rerank")) == 1
         assert len(cohere.fake.calls("/v2/embed")) == embeds + 1  # retrieval still embeds the query with Cohere
         assert not second.refused and "two vacation days per month" in second.text
         assert {c.operation for c in second.provider_calls} == {"embed"}
+        assert "".join(pieces).strip() in first.text  # over the cap nothing more streams: the extractive answer is whole
     finally:
         services.close()
         cohere.stop()

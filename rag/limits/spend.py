@@ -13,9 +13,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import cast
 
 from rag.models import SearchHit, Turn
-from rag.providers.generation import Generation, Generator, Reranked, Reranker
+from rag.providers.generation import Generation, Generator, Reranked, Reranker, StreamingGenerator, TextSink, can_stream
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,15 @@ class CappedGenerator:
     def generate(self, question: str, evidence: Sequence[SearchHit], *, history: Sequence[Turn] = ()) -> Generation:
         chosen = self.fallback if self.spend.reached() else self.paid
         return chosen.generate(question, evidence, history=history)
+
+    def generate_streaming(
+        self, question: str, evidence: Sequence[SearchHit], *, history: Sequence[Turn] = (), on_text: TextSink
+    ) -> Generation:
+        """The paid generator's stream until the cap is reached; then the fallback's answer, whole."""
+        if self.spend.reached() or not can_stream(self.paid):
+            return self.fallback.generate(question, evidence, history=history)
+        return cast(StreamingGenerator, self.paid).generate_streaming(question, evidence, history=history,
+                                                                      on_text=on_text)  # fmt: skip
 
 
 class CappedReranker:
