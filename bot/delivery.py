@@ -122,11 +122,14 @@ class StreamedDelivery:
     def deliver(self, answer: Answer, *, note: str | None, metadata: dict[str, Any], link: LinkMessage) -> None:
         with self._lock:
             if self.fallback is None:
-                # the streamed text stays; the blocks add the rest (and the text, if it changed: a refusal, an outage)
-                keep_text = not self.streamed.strip() or answer.refused or answer.error is not None
-                reply = answer_reply(answer, note=note, with_text=keep_text)
+                # the streamed text stays (nothing streamed: the whole text goes now); the blocks add the rest, and
+                # the text again only when it changed at the end (a refusal, an outage)
+                nothing_streamed = not self.streamed.strip()
+                changed = not nothing_streamed and (answer.refused or answer.error is not None)
+                reply = answer_reply(answer, note=note, with_text=changed)
                 try:
-                    self.stream.stop(blocks=reply.blocks, metadata=metadata)
+                    self.stream.stop(markdown_text=escape(answer.text) if nothing_streamed else None,
+                                     blocks=reply.blocks, metadata=metadata)  # fmt: skip
                 except SlackApiError as exc:
                     if self.stream.ts is not None:
                         raise

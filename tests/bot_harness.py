@@ -168,13 +168,23 @@ class BotHarness:
         return ts, self.post(event_body(event))
 
     def wait_answered(self, channel: str, count: int = 1, timeout: float = 15.0) -> list[dict[str, Any]]:
-        """Wait until ``count`` placeholders in ``channel`` were replaced; the ``chat.update`` params, in order."""
+        """Wait until ``count`` answers reached ``channel``: placeholders replaced (``chat.update``) or streams
+        stopped (``chat.stopStream``, as with Cohere chat). Each as ``{channel, ts, text, blocks}``, in order."""
+        finishing = ("chat.update", "chat.stopStream")
 
-        def done(fake: FakeSlack) -> bool:
-            return len([c for c in fake.calls_to("chat.update") if c.params["channel"] == channel]) >= count
+        def finished(fake: FakeSlack) -> list[Any]:
+            return [c for c in fake.calls if c.method in finishing and c.params.get("channel") == channel]
 
-        self.fake.wait_for(done, timeout)
-        return [c.params for c in self.fake.calls_to("chat.update") if c.params["channel"] == channel]
+        self.fake.wait_for(lambda fake: len(finished(fake)) >= count, timeout)
+        answers = []
+        for call in finished(self.fake):
+            if call.method == "chat.update":
+                answers.append(call.params)
+            else:
+                message = self.fake.message(channel, str(call.params["ts"]))
+                answers.append({"channel": channel, "ts": message["ts"], "text": message["text"],
+                                "blocks": message["blocks"]})  # fmt: skip
+        return answers
 
     def settle(self) -> None:
         """Let every queued answer finish (the listener pool first, then the answer workers)."""
