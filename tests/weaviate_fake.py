@@ -7,7 +7,22 @@ list, delete). gRPC: the ``weaviate.v1.Weaviate`` servicer from ``weaviate.proto
 Search is computed, not canned: BM25 (k1 1.2, b 0.75, word tokenisation, English stopwords, ``prop^boost``) over
 the collection's text properties, cosine vector search, Weaviate's ``relativeScore`` (min-max normalised, weighted
 by ``alpha``) or ``ranked`` fusion with Weaviate's ``explain_score`` wording, filters (equal, not equal,
-contains any/all/none, like, comparisons, and/or/not, by id), ``after`` cursors, limit and offset.
+contains any/all/none, like, comparisons, and/or/not, by id), ``after`` cursors, sorting, limit and offset.
+
+By default the fake is as strict as Weaviate 1.32.4 (server source cited per rule); each rule is a switch in
+:class:`Strictness` so a test can show what it changes (``LENIENT`` is the old, forgiving fake):
+
+* ``auto_schema``: a batch into a missing collection creates it, with ``word`` tokenization and the English stopwords
+  on every text property and no named vectors (``usecases/objects/auto_schema.go``); unknown properties are added.
+* ``result_window``: ``offset + limit`` over QUERY_MAXIMUM_RESULTS (10 000) is "query maximum results exceeded"
+  (``adapters/repos/db/search.go``); a batch delete removes at most that many objects per call.
+* ``integer_boosts``: ``prop^1.5`` is parsed with ``Atoi`` and the error ignored, so the boost is 0
+  (``adapters/repos/db/inverted/bm25_searcher.go`` before 1.38, weaviate#11440).
+* ``stopword_filters``: filter values are tokenized per property and stopwords dropped even for ``field``
+  tokenization; a value that is only a stopword is "invalid search term, only stopwords provided"
+  (``adapters/repos/db/inverted/searcher.go``; weaviate#9054, fixed in 1.31.19 / 1.32.16 / 1.33.4).
+* ``vector_length``: the HNSW index rejects a vector whose length differs from the stored ones
+  (``adapters/repos/db/vector/hnsw/insert.go``), and a query vector of another length is an error.
 """
 
 from __future__ import annotations
@@ -53,6 +68,35 @@ def tokens(text: str) -> list[str]:
     return [t for t in (m.lower() for m in _TOKEN.findall(text)) if t not in STOPWORDS]
 
 
+def tokenize(tokenization: str, text: str) -> list[str]:
+    """Weaviate's ``helpers.Tokenize`` for the tokenizations the fake knows (stopwords not removed)."""
+    if tokenization == "field":
+        return [text.strip()] if text.strip() else []
+    if tokenization == "whitespace":
+        return text.split()
+    if tokenization == "lowercase":
+        return text.lower().split()
+    return [m.lower() for m in _TOKEN.findall(text)]  # word
+
+
+@dataclass(frozen=True)
+class Strictness:
+    """Which of the real server's rules the fake enforces (all on: Weaviate 1.32.4 with default settings)."""
+
+    version: str = VERSION
+    auto_schema: bool = True
+    result_window: int | None = MAX_RESULTS
+    integer_boosts: bool = True
+    stopword_filters: bool = True
+    vector_length: bool = True
+
+
+LENIENT = Strictness(
+    auto_schema=False, result_window=None, integer_boosts=False, stopword_filters=False, vector_length=False
+)
+FIXED = Strictness(version="1.38.0", integer_boosts=False, stopword_filters=False)  # a server without both bugs
+
+
 @dataclass
 class StoredObject:
     uuid: str
@@ -69,16 +113,70 @@ class FakeCollection:
     def types(self) -> dict[str, str]:
         return {p["name"]: p["dataType"][0] for p in self.schema.get("properties", [])}
 
+    @property
+    def tokenization(self) -> dict[str, str]:
+        return {p["name"]: p.get("tokenization") or "word" for p in self.schema.get("properties", [])}
+
+
+def _with_defaults(schema: dict[str, Any]) -> dict[str, Any]:
+    """The class as the server stores it: text properties get ``word`` tokenization unless one is given."""
+    for prop in schema.get("properties", []):
+        if prop["dataType"][0] in ("text", "text[]"):
+            prop.setdefault("tokenization", "word")
+        prop.setdefault("indexFilterable", True)
+        prop.setdefault("indexSearchable", prop["dataType"][0] in ("text", "text[]"))
+    schema.setdefault("invertedIndexConfig", {
+        "bm25": {"b": 0.75, "k1": 1.2}, "cleanupIntervalSeconds": 60, "indexNullState": False,
+        "indexPropertyLength": False, "indexTimestamps": False,
+        "stopwords": {"preset": "en", "additions": None, "removals": None},
+    })  # fmt: skip
+    schema.setdefault("multiTenancyConfig", {"enabled": False, "autoTenantCreation": False, "autoTenantActivation": False})
+    schema.setdefault("replicationConfig", {"factor": 1, "asyncEnabled": False, "deletionStrategy": "NoAutomatedResolution"})
+    schema.setdefault("shardingConfig", {
+        "virtualPerPhysical": 128, "desiredCount": 1, "actualCount": 1, "desiredVirtualCount": 128,
+        "actualVirtualCount": 128, "key": "_id", "strategy": "hash", "function": "murmur3",
+    })  # fmt: skip
+    if "vectorConfig" not in schema:
+        schema.setdefault("vectorizer", "none")
+        schema.setdefault("vectorIndexType", "hnsw")
+        schema.setdefault("vectorIndexConfig", {"distance": "cosine"})
+    return schema
+
+
+def _auto_property(name: str, value: Any) -> dict[str, Any]:
+    """``determineType`` of the server's auto-schema for the values a gRPC batch carries."""
+    if isinstance(value, bool):
+        kind = "boolean"
+    elif isinstance(value, int | float):
+        kind = "number"  # AUTOSCHEMA_DEFAULT_NUMBER
+    elif isinstance(value, list):
+        kind = "text[]" if all(isinstance(v, str) for v in value) else "number[]"
+    elif isinstance(value, str) and _RFC3339.fullmatch(value):
+        kind = "date"
+    else:
+        kind = "text"
+    prop: dict[str, Any] = {
+        "name": name,
+        "dataType": [kind],
+        "description": "This property was generated by Weaviate's auto-schema feature",
+    }
+    return prop
+
+
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
+
 
 class FakeWeaviate:
     """The shared in-memory state behind both servers."""
 
-    def __init__(self, api_key: str | None = None) -> None:
+    def __init__(self, api_key: str | None = None, strict: Strictness = Strictness()) -> None:
         self.api_key = api_key
+        self.strict = strict
         self.collections: dict[str, FakeCollection] = {}
         self.lock = threading.RLock()
         self.grpc_calls: Counter[str] = Counter()
         self.log: list[str] = []  # gRPC calls in order
+        self.objects_returned: Counter[str] = Counter()  # objects sent back by Search, per collection
 
     def authorised(self, header: str | None) -> bool:
         return self.api_key is None or header == f"Bearer {self.api_key}"
@@ -101,7 +199,7 @@ class FakeWeaviate:
         if path == "/v1/meta":
             return 200, {
                 "hostname": "http://[::]:8080",
-                "version": VERSION,
+                "version": self.strict.version,
                 "modules": {},
                 "grpcMaxMessageSize": 104858000,
             }
@@ -112,7 +210,7 @@ class FakeWeaviate:
                 name = body["class"]
                 if name in self.collections:
                     return 422, {"error": [{"message": f"class name {name!r} already exists"}]}
-                self.collections[name] = FakeCollection(schema=body)
+                self.collections[name] = FakeCollection(schema=_with_defaults(body))
                 return 200, body
             match = re.fullmatch(r"/v1/schema/([A-Za-z0-9_]+)", path)
             if match and method == "GET":
@@ -129,11 +227,13 @@ class FakeWeaviate:
         with self.lock:
             for index, obj in enumerate(request.objects):
                 try:
-                    target = self.collection(obj.collection)
-                    properties = self._decode_properties(obj.properties, target.types)
+                    raw = self._raw_properties(obj.properties)
+                    target = self._target_of(obj.collection, raw)
+                    properties = self._typed(raw, target.types)
                     vectors = {v.name or "default": _floats(v.vector_bytes) for v in obj.vectors}
                     if obj.vector_bytes:
                         vectors["default"] = _floats(obj.vector_bytes)
+                    self._check_lengths(target, vectors)
                     target.objects[str(uuidlib.UUID(obj.uuid))] = StoredObject(
                         str(uuidlib.UUID(obj.uuid)), properties, vectors
                     )
@@ -141,8 +241,38 @@ class FakeWeaviate:
                     errors.append(batch_pb2.BatchObjectsReply.BatchError(index=index, error=str(exc)))
         return batch_pb2.BatchObjectsReply(took=0.001, errors=errors)
 
+    def _target_of(self, name: str, raw: dict[str, Any]) -> FakeCollection:
+        """The collection to write into; with auto-schema a missing one is created and unknown properties added."""
+        found = self.collections.get(name)
+        if not self.strict.auto_schema:
+            return self.collection(name)
+        if found is None:
+            schema = {
+                "class": name,
+                "description": "This property was generated by Weaviate's auto-schema feature",
+                "properties": [],
+            }
+            found = self.collections[name] = FakeCollection(schema=_with_defaults(schema))
+        known = found.types
+        added = [_auto_property(n, v) for n, v in raw.items() if n not in known and v is not None]
+        if added:
+            found.schema["properties"].extend(added)
+            _with_defaults(found.schema)
+        return found
+
+    def _check_lengths(self, target: FakeCollection, vectors: dict[str, list[float]]) -> None:
+        if not self.strict.vector_length:
+            return
+        for name, vector in vectors.items():
+            stored = next((o.vectors[name] for o in target.objects.values() if name in o.vectors), None)
+            if stored is not None and len(stored) != len(vector):
+                raise ValueError(
+                    f"insert to vector index {name}: new node has a vector with length {len(vector)}. "
+                    f"Existing nodes have vectors with length {len(stored)}"
+                )
+
     @staticmethod
-    def _decode_properties(props: batch_pb2.BatchObject.Properties, types: dict[str, str]) -> dict[str, Any]:
+    def _raw_properties(props: batch_pb2.BatchObject.Properties) -> dict[str, Any]:
         decoded: dict[str, Any] = (
             dict(MessageToDict(props.non_ref_properties)) if props.HasField("non_ref_properties") else {}
         )
@@ -152,6 +282,10 @@ class FakeWeaviate:
             decoded[array.prop_name] = list(array.values)
         for name in props.empty_list_props:
             decoded[name] = []
+        return decoded
+
+    @staticmethod
+    def _typed(decoded: dict[str, Any], types: dict[str, str]) -> dict[str, Any]:
         for name, value in decoded.items():
             kind = types.get(name)
             if kind is None:
@@ -163,8 +297,10 @@ class FakeWeaviate:
     def batch_delete(self, request: batch_delete_pb2.BatchDeleteRequest) -> batch_delete_pb2.BatchDeleteReply:
         with self.lock:
             target = self.collection(request.collection)
-            matched = [o for o in _sorted(target.objects.values()) if matches(request.filters, o, target.types)]
-            matched = matched[:MAX_RESULTS]
+            check_filter(request.filters, target, self.strict)
+            matched = [o for o in _sorted(target.objects.values()) if matches(request.filters, o, target, self.strict)]
+            if self.strict.result_window is not None:
+                matched = matched[: self.strict.result_window]
             if not request.dry_run:
                 for obj in matched:
                     del target.objects[obj.uuid]
@@ -176,10 +312,12 @@ class FakeWeaviate:
     def aggregate(self, request: aggregate_pb2.AggregateRequest) -> aggregate_pb2.AggregateReply:
         with self.lock:
             target = self.collection(request.collection)
+            if request.HasField("filters"):
+                check_filter(request.filters, target, self.strict)
             objects = [
                 o
                 for o in target.objects.values()
-                if not request.HasField("filters") or matches(request.filters, o, target.types)
+                if not request.HasField("filters") or matches(request.filters, o, target, self.strict)
             ]
         return aggregate_pb2.AggregateReply(
             took=0.001, single_result=aggregate_pb2.AggregateReply.Single(objects_count=len(objects))
@@ -188,31 +326,41 @@ class FakeWeaviate:
     def search(self, request: search_get_pb2.SearchRequest) -> search_get_pb2.SearchReply:
         with self.lock:
             target = self.collection(request.collection)
+            limit = request.limit or 10  # QUERY_DEFAULTS_LIMIT
+            window = self.strict.result_window
+            if window is not None and not request.after and request.offset + limit > window:
+                raise ValueError("query maximum results exceeded")
+            if request.HasField("filters"):
+                check_filter(request.filters, target, self.strict)
             pool = [
                 o
                 for o in _sorted(target.objects.values())
-                if not request.HasField("filters") or matches(request.filters, o, target.types)
+                if not request.HasField("filters") or matches(request.filters, o, target, self.strict)
             ]
-            limit = request.limit or 10  # QUERY_DEFAULTS_LIMIT
             scored: list[tuple[StoredObject, dict[str, Any]]]
             if request.HasField("hybrid_search"):
                 scored = self._hybrid(target, pool, request.hybrid_search, limit + request.offset)
             elif request.HasField("bm25_search"):
-                bm25 = bm25_scores(target, pool, request.bm25_search.query, list(request.bm25_search.properties))
+                bm25 = bm25_scores(
+                    target, pool, request.bm25_search.query, list(request.bm25_search.properties), self.strict
+                )
                 ranked = sorted(bm25.items(), key=lambda kv: (-kv[1], kv[0]))
                 scored = [(target.objects[u], {"score": s}) for u, s in ranked]
             elif request.HasField("near_vector"):
                 query = _query_vector(request.near_vector)
-                cos = cosines(pool, query[1], query[0])
+                cos = cosines(pool, query[1], query[0], strict=self.strict.vector_length)
                 scored = [
                     (target.objects[u], {"distance": 1 - c}) for u, c in sorted(cos.items(), key=lambda kv: -kv[1])
                 ]
             else:
                 if request.after:
                     pool = [o for o in pool if o.uuid > str(uuidlib.UUID(request.after))]
+                for sort in reversed(request.sort_by):  # stable sorts, last key first
+                    pool.sort(key=lambda o, p=sort.path[0]: _sort_key(o, p), reverse=not sort.ascending)
                 scored = [(o, {}) for o in pool]
             chosen = scored[request.offset : request.offset + limit]
             results = [self._result(target, request, obj, extra) for obj, extra in chosen]
+            self.objects_returned[request.collection] += len(results)
         return search_get_pb2.SearchReply(took=0.001, results=results)
 
     def _hybrid(
@@ -223,10 +371,10 @@ class FakeWeaviate:
         depth = max(limit, 100)
         sets: list[tuple[str, float, list[tuple[str, float]]]] = []
         if alpha < 1 and hybrid.query:
-            bm25 = bm25_scores(target, pool, hybrid.query, list(hybrid.properties))
+            bm25 = bm25_scores(target, pool, hybrid.query, list(hybrid.properties), self.strict)
             sets.append(("keyword,bm25", 1 - alpha, sorted(bm25.items(), key=lambda kv: (-kv[1], kv[0]))[:depth]))
         if alpha > 0 and vector is not None:
-            cos = cosines(pool, vector, name)
+            cos = cosines(pool, vector, name, strict=self.strict.vector_length)
             sets.append(("vector,hybridVector", alpha, sorted(cos.items(), key=lambda kv: (-kv[1], kv[0]))[:depth]))
         fused: dict[str, float] = {}
         explain: dict[str, str] = {}
@@ -281,14 +429,17 @@ class FakeWeaviate:
 
 # -- scoring ---------------------------------------------------------------------------------------------------
 def bm25_scores(
-    target: FakeCollection, pool: list[StoredObject], query: str, properties: list[str]
+    target: FakeCollection, pool: list[StoredObject], query: str, properties: list[str], strict: Strictness
 ) -> dict[str, float]:
-    """BM25 per property (k1 1.2, b 0.75), summed with ``prop^boost`` weights; statistics over the whole collection."""
+    """BM25 per property (k1 1.2, b 0.75), summed with ``prop^boost`` weights; statistics over the whole collection.
+
+    ``strict.integer_boosts``: the boost is parsed like Go's ``strconv.Atoi`` with the error ignored ("1.5" -> 0).
+    """
     types = target.types
     weighted = []
     for spec in properties or [n for n, t in types.items() if t in ("text", "text[]")]:
         name, _, boost = spec.partition("^")
-        weighted.append((name, float(boost or 1)))
+        weighted.append((name, _atoi(boost) if strict.integer_boosts and boost else float(boost or 1)))
     terms = list(dict.fromkeys(tokens(query)))
     everything = list(target.objects.values())
     scores: dict[str, float] = {}
@@ -310,7 +461,21 @@ def bm25_scores(
     return scores
 
 
-def cosines(pool: list[StoredObject], query: list[float], name: str) -> dict[str, float]:
+def _atoi(text: str) -> float:
+    return float(int(text)) if re.fullmatch(r"[+-]?\d+", text) else 0.0
+
+
+def cosines(pool: list[StoredObject], query: list[float], name: str, *, strict: bool = False) -> dict[str, float]:
+    """Cosine of each object's vector with ``query``; ``strict``: another length is the server's error, not a skip."""
+    if strict:
+        for obj in pool:
+            stored = obj.vectors.get(name)
+            if stored is not None and len(stored) != len(query):
+                raise ValueError(
+                    f"vector search: knn search: distance between entrypoint and query node: "
+                    f"vector lengths don't match: {len(query)} vs {len(stored)}"
+                )
+            break
     qnorm = math.sqrt(sum(x * x for x in query)) or 1.0
     found = {}
     for obj in pool:
@@ -337,14 +502,14 @@ def _query_vector(message: Any) -> tuple[str, list[float] | None]:
 
 
 # -- filters ---------------------------------------------------------------------------------------------------
-def matches(where: base_pb2.Filters, obj: StoredObject, types: dict[str, str]) -> bool:
+def matches(where: base_pb2.Filters, obj: StoredObject, target: FakeCollection, strict: Strictness) -> bool:
     op = where.operator
     if op == F.OPERATOR_AND:
-        return all(matches(f, obj, types) for f in where.filters)
+        return all(matches(f, obj, target, strict) for f in where.filters)
     if op == F.OPERATOR_OR:
-        return any(matches(f, obj, types) for f in where.filters)
+        return any(matches(f, obj, target, strict) for f in where.filters)
     if op == F.OPERATOR_NOT:
-        return not matches(where.filters[0], obj, types)
+        return not matches(where.filters[0], obj, target, strict)
     prop = where.target.property if where.HasField("target") else (where.on[0] if where.on else "")
     actual = obj.uuid if prop == "_id" else obj.properties.get(prop)
     kind = where.WhichOneof("test_value")
@@ -358,6 +523,8 @@ def matches(where: base_pb2.Filters, obj: StoredObject, types: dict[str, str]) -
     values = actual if isinstance(actual, list) else [] if actual is None else [actual]
     if op == F.OPERATOR_IS_NULL:
         return (actual is None or actual == []) == bool(where.value_boolean)
+    if prop != "_id" and target.types.get(prop) in ("text", "text[]") and op in _TOKENIZED:
+        return _text_matches(op, expected, values, target.tokenization.get(prop, "word"), strict)
     if op == F.OPERATOR_EQUAL:
         return expected in values
     if op == F.OPERATOR_NOT_EQUAL:
@@ -381,9 +548,57 @@ def matches(where: base_pb2.Filters, obj: StoredObject, types: dict[str, str]) -
     raise ValueError(f"filter operator {F.Operator.Name(op)} is not supported by the fake")
 
 
+_TOKENIZED = {
+    F.OPERATOR_EQUAL, F.OPERATOR_NOT_EQUAL, F.OPERATOR_CONTAINS_ANY, F.OPERATOR_CONTAINS_ALL, F.OPERATOR_CONTAINS_NONE,
+}  # fmt: skip
+ONLY_STOPWORDS = (
+    "invalid search term, only stopwords provided. Stopwords can be configured in class.invertedIndexConfig.stopwords"
+)
+
+
+def _terms(value: str, tokenization: str, strict: Strictness) -> list[str]:
+    """A filter value's terms as the server's searcher builds them (``extractTokenizableProp``)."""
+    drop = strict.stopword_filters or tokenization == "word"  # the affected versions drop them for every tokenization
+    return [t for t in tokenize(tokenization, value) if not (drop and t in STOPWORDS)]
+
+
+def _text_matches(op: int, expected: Any, values: list[Any], tokenization: str, strict: Strictness) -> bool:
+    """Text filters match on terms: a value matches an object holding all of its terms (stopwords dropped)."""
+    held = {t for v in values for t in tokenize(tokenization, str(v))}
+    wanted = expected if isinstance(expected, list) else [expected]
+    per_value = [_terms(str(w), tokenization, strict) for w in wanted]
+    if op == F.OPERATOR_CONTAINS_ANY and not strict.stopword_filters:
+        per_value = [terms for terms in per_value if terms]  # fixed servers skip stopword-only values here
+        if not per_value:
+            raise ValueError(ONLY_STOPWORDS)
+    if any(not terms for terms in per_value):
+        raise ValueError(ONLY_STOPWORDS)
+    found = [all(t in held for t in terms) for terms in per_value]
+    if op == F.OPERATOR_EQUAL:
+        return found[0]
+    if op == F.OPERATOR_NOT_EQUAL:
+        return not found[0]
+    if op == F.OPERATOR_CONTAINS_ANY:
+        return any(found)
+    if op == F.OPERATOR_CONTAINS_ALL:
+        return all(found)
+    return not any(found)  # CONTAINS_NONE
+
+
+def check_filter(where: base_pb2.Filters, target: FakeCollection, strict: Strictness) -> None:
+    """Raise the server's error for a filter it rejects before looking at any object (e.g. only stopwords)."""
+    probe = StoredObject("00000000-0000-0000-0000-000000000000", {}, {})
+    matches(where, probe, target, strict)
+
+
 # -- encoding --------------------------------------------------------------------------------------------------
 def _floats(data: bytes) -> list[float]:
     return list(struct.unpack(f"{len(data) // 4}f", data))
+
+
+def _sort_key(obj: StoredObject, path: str) -> tuple[bool, Any]:
+    value = obj.uuid if path == "_id" else obj.properties.get(path)
+    return (value is not None, value if value is not None else 0)
 
 
 def _sorted(objects: Any) -> list[StoredObject]:
@@ -459,10 +674,21 @@ def _health_handler(state: FakeWeaviate) -> grpc.GenericRpcHandler:
 
 
 class FakeWeaviateServer:
-    """REST on one free port and gRPC on another, both on 127.0.0.1."""
+    """REST on one free port and gRPC on another (on 127.0.0.1 unless ``grpc_host`` says otherwise).
 
-    def __init__(self, api_key: str | None = None) -> None:
-        self.state = FakeWeaviate(api_key)
+    ``restart_of``: a stopped server whose state and ports this one takes over (Weaviate back after an outage).
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        strict: Strictness = Strictness(),
+        grpc_host: str = "127.0.0.1",
+        restart_of: FakeWeaviateServer | None = None,
+    ) -> None:
+        self.state = restart_of.state if restart_of else FakeWeaviate(api_key, strict)
+        self.grpc_host = restart_of.grpc_host if restart_of else grpc_host
         state = self.state
 
         class Handler(BaseHTTPRequestHandler):
@@ -485,12 +711,12 @@ class FakeWeaviateServer:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 return
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", restart_of.http_port if restart_of else 0), Handler)
         self.httpd.daemon_threads = True
         self.grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         weaviate_pb2_grpc.add_WeaviateServicer_to_server(_Servicer(state), self.grpc)
         self.grpc.add_generic_rpc_handlers((_health_handler(state),))
-        self.grpc_port = self.grpc.add_insecure_port("127.0.0.1:0")
+        self.grpc_port = self.grpc.add_insecure_port(f"{self.grpc_host}:{restart_of.grpc_port if restart_of else 0}")
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
