@@ -136,7 +136,7 @@ class CohereConfig(_Section):
 
 
 class WeaviateConfig(_Section):
-    """Used when ``WEAVIATE_URL`` is set (with ``WEAVIATE_API_KEY`` / ``WEAVIATE_GRPC_PORT`` from the environment)."""
+    """Used when ``WEAVIATE_URL`` is set (``WEAVIATE_API_KEY``, ``WEAVIATE_GRPC_HOST/_PORT/_SECURE`` from the environment)."""
 
     collection: str = Field(default="BestbeforeChunk", pattern=r"^[A-Z][A-Za-z0-9_]*$")
     timeout: float = Field(default=30.0, gt=0)
@@ -183,6 +183,8 @@ class Settings(BaseSettings):
     weaviate_url: str | None = None
     weaviate_api_key: SecretStr | None = None
     weaviate_grpc_port: int | None = None
+    weaviate_grpc_host: str | None = None  # Weaviate Cloud: grpc-<cluster>...; default: WEAVIATE_URL's host
+    weaviate_grpc_secure: bool | None = None  # TLS for gRPC; default: WEAVIATE_URL's scheme
     langfuse_public_key: SecretStr | None = None
     langfuse_secret_key: SecretStr | None = None
     langfuse_host: str | None = None

@@ -7,6 +7,7 @@
     ├── SourceError                 a source cannot be read at all (missing folder, ...)
     ├── EmbedderMismatchError       the index was built with another embedder: run ``bestbefore ingest --full``
     ├── StoreError                  the vector store failed
+    │   └── IndexUnavailableError   the store's server cannot be reached right now (names WEAVIATE_URL)
     └── ProviderError               a model provider (embed / rerank / chat) failed
         ├── ProviderAuthError       bad or missing API key (says which variable to fix)
         └── ProviderUnavailableError  outage, 429s or 5xx beyond the retry deadline
@@ -53,3 +54,7 @@ class ProviderAuthError(ProviderError):
 
 class ProviderUnavailableError(ProviderError):
     pass
+
+
+class IndexUnavailableError(StoreError):
+    """The document index (Weaviate) cannot be reached right now; it may come back."""

@@ -118,28 +118,42 @@ class FakeCollection:
         return {p["name"]: p.get("tokenization") or "word" for p in self.schema.get("properties", [])}
 
 
+HNSW_DEFAULTS: dict[str, Any] = {
+    "skip": False, "cleanupIntervalSeconds": 300, "maxConnections": 32, "efConstruction": 128, "ef": -1,
+    "dynamicEfMin": 100, "dynamicEfMax": 500, "dynamicEfFactor": 8, "vectorCacheMaxObjects": 1000000000000,
+    "flatSearchCutoff": 40000, "distance": "cosine", "filterStrategy": "sweeping",
+    "pq": {"enabled": False}, "bq": {"enabled": False}, "sq": {"enabled": False}, "rq": {"enabled": False},
+}  # fmt: skip
+
+
 def _with_defaults(schema: dict[str, Any]) -> dict[str, Any]:
-    """The class as the server stores it: text properties get ``word`` tokenization unless one is given."""
+    """The class as the server returns it, defaults filled in (text properties get ``word`` tokenization)."""
     for prop in schema.get("properties", []):
         if prop["dataType"][0] in ("text", "text[]"):
             prop.setdefault("tokenization", "word")
         prop.setdefault("indexFilterable", True)
         prop.setdefault("indexSearchable", prop["dataType"][0] in ("text", "text[]"))
-    schema.setdefault("invertedIndexConfig", {
-        "bm25": {"b": 0.75, "k1": 1.2}, "cleanupIntervalSeconds": 60, "indexNullState": False,
-        "indexPropertyLength": False, "indexTimestamps": False,
-        "stopwords": {"preset": "en", "additions": None, "removals": None},
-    })  # fmt: skip
-    schema.setdefault("multiTenancyConfig", {"enabled": False, "autoTenantCreation": False, "autoTenantActivation": False})
-    schema.setdefault("replicationConfig", {"factor": 1, "asyncEnabled": False, "deletionStrategy": "NoAutomatedResolution"})
+    inverted = schema.setdefault("invertedIndexConfig", {})
+    inverted.setdefault("bm25", {"b": 0.75, "k1": 1.2})
+    inverted.setdefault("cleanupIntervalSeconds", 60)
+    inverted["stopwords"] = {"preset": "en", "additions": None, "removals": None, **(inverted.get("stopwords") or {})}
+    schema.setdefault(
+        "multiTenancyConfig", {"enabled": False, "autoTenantCreation": False, "autoTenantActivation": False}
+    )
+    schema.setdefault(
+        "replicationConfig", {"factor": 1, "asyncEnabled": False, "deletionStrategy": "NoAutomatedResolution"}
+    )
     schema.setdefault("shardingConfig", {
         "virtualPerPhysical": 128, "desiredCount": 1, "actualCount": 1, "desiredVirtualCount": 128,
         "actualVirtualCount": 128, "key": "_id", "strategy": "hash", "function": "murmur3",
     })  # fmt: skip
+    for named in (schema.get("vectorConfig") or {}).values():
+        named.setdefault("vectorIndexType", "hnsw")
+        named["vectorIndexConfig"] = {**HNSW_DEFAULTS, **(named.get("vectorIndexConfig") or {})}
     if "vectorConfig" not in schema:
         schema.setdefault("vectorizer", "none")
         schema.setdefault("vectorIndexType", "hnsw")
-        schema.setdefault("vectorIndexConfig", {"distance": "cosine"})
+        schema["vectorIndexConfig"] = {**HNSW_DEFAULTS, **(schema.get("vectorIndexConfig") or {})}
     return schema
 
 
