@@ -35,6 +35,7 @@ import struct
 import threading
 import uuid as uuidlib
 from collections import Counter
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -191,6 +192,7 @@ class FakeWeaviate:
         self.grpc_calls: Counter[str] = Counter()
         self.log: list[str] = []  # gRPC calls in order
         self.objects_returned: Counter[str] = Counter()  # objects sent back by Search, per collection
+        self.after_schema_delete: Callable[[str], None] | None = None  # runs after a collection is deleted
 
     def authorised(self, header: str | None) -> bool:
         return self.api_key is None or header == f"Bearer {self.api_key}"
@@ -232,7 +234,10 @@ class FakeWeaviate:
                 return (200, found.schema) if found else (404, None)
             if match and method == "DELETE":
                 self.collections.pop(match.group(1), None)
-                return 200, None
+        if match and method == "DELETE":
+            if self.after_schema_delete is not None:
+                self.after_schema_delete(match.group(1))  # e.g. another process writing in the gap
+            return 200, None
         return 404, {"error": [{"message": f"no route {method} {path}"}]}
 
     # -- writes ------------------------------------------------------------------------------------------------
