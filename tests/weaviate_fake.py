@@ -28,6 +28,7 @@ By default the fake is as strict as Weaviate 1.32.4 (server source cited per rul
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 import math
 import re
@@ -109,14 +110,24 @@ class StoredObject:
 class FakeCollection:
     schema: dict[str, Any]
     objects: dict[str, StoredObject] = field(default_factory=dict)
+    dims: dict[str, int] = field(default_factory=dict)  # vector name -> length of the vectors in its index
 
     @property
     def types(self) -> dict[str, str]:
-        return {p["name"]: p["dataType"][0] for p in self.schema.get("properties", [])}
+        return self._described()[0]
 
     @property
     def tokenization(self) -> dict[str, str]:
-        return {p["name"]: p.get("tokenization") or "word" for p in self.schema.get("properties", [])}
+        return self._described()[1]
+
+    def _described(self) -> tuple[dict[str, str], dict[str, str]]:
+        props = self.schema.get("properties", [])
+        key = len(props)
+        if getattr(self, "_described_key", None) != key:
+            self._types = {p["name"]: p["dataType"][0] for p in props}
+            self._tokenization = {p["name"]: p.get("tokenization") or "word" for p in props}
+            self._described_key = key
+        return self._types, self._tokenization
 
 
 HNSW_DEFAULTS: dict[str, Any] = {
@@ -283,11 +294,13 @@ class FakeWeaviate:
         if not self.strict.vector_length:
             return
         for name, vector in vectors.items():
-            stored = next((o.vectors[name] for o in target.objects.values() if name in o.vectors), None)
-            if stored is not None and len(stored) != len(vector):
+            if not target.objects:
+                target.dims.clear()  # an emptied index takes any length again
+            stored = target.dims.setdefault(name, len(vector))
+            if stored != len(vector):
                 raise ValueError(
                     f"insert to vector index {name}: new node has a vector with length {len(vector)}. "
-                    f"Existing nodes have vectors with length {len(stored)}"
+                    f"Existing nodes have vectors with length {stored}"
                 )
 
     @staticmethod
@@ -317,7 +330,9 @@ class FakeWeaviate:
         with self.lock:
             target = self.collection(request.collection)
             check_filter(request.filters, target, self.strict)
-            matched = [o for o in _sorted(target.objects.values()) if matches(request.filters, o, target, self.strict)]
+            matched = [
+                o for o in _candidates(request.filters, target) if matches(request.filters, o, target, self.strict)
+            ]
             if self.strict.result_window is not None:
                 matched = matched[: self.strict.result_window]
             if not request.dry_run:
@@ -351,11 +366,11 @@ class FakeWeaviate:
                 raise ValueError("query maximum results exceeded")
             if request.HasField("filters"):
                 check_filter(request.filters, target, self.strict)
-            pool = [
-                o
-                for o in _sorted(target.objects.values())
-                if not request.HasField("filters") or matches(request.filters, o, target, self.strict)
-            ]
+            pool = (
+                [o for o in _candidates(request.filters, target) if matches(request.filters, o, target, self.strict)]
+                if request.HasField("filters")
+                else _sorted(target.objects.values())
+            )
             scored: list[tuple[StoredObject, dict[str, Any]]]
             if request.HasField("hybrid_search"):
                 scored = self._hybrid(target, pool, request.hybrid_search, limit + request.offset)
@@ -536,9 +551,7 @@ def matches(where: base_pb2.Filters, obj: StoredObject, target: FakeCollection, 
     if kind and kind.endswith("_array"):
         expected = list(expected.values)
     if prop == "_id":
-        expected = (
-            [str(uuidlib.UUID(v)) for v in expected] if isinstance(expected, list) else str(uuidlib.UUID(expected))
-        )
+        expected = [_canonical(v) for v in expected] if isinstance(expected, list) else _canonical(expected)
     values = actual if isinstance(actual, list) else [] if actual is None else [actual]
     if op == F.OPERATOR_IS_NULL:
         return (actual is None or actual == []) == bool(where.value_boolean)
@@ -585,7 +598,7 @@ def _text_matches(op: int, expected: Any, values: list[Any], tokenization: str, 
     """Text filters match on terms: a value matches an object holding all of its terms (stopwords dropped)."""
     held = {t for v in values for t in tokenize(tokenization, str(v))}
     wanted = expected if isinstance(expected, list) else [expected]
-    per_value = [_terms(str(w), tokenization, strict) for w in wanted]
+    per_value = [list(_cached_terms(str(w), tokenization, strict)) for w in wanted]
     if op == F.OPERATOR_CONTAINS_ANY and not strict.stopword_filters:
         per_value = [terms for terms in per_value if terms]  # fixed servers skip stopword-only values here
         if not per_value:
@@ -602,6 +615,36 @@ def _text_matches(op: int, expected: Any, values: list[Any], tokenization: str, 
     if op == F.OPERATOR_CONTAINS_ALL:
         return all(found)
     return not any(found)  # CONTAINS_NONE
+
+
+def _ids_of(where: base_pb2.Filters) -> list[str] | None:
+    """The ids an id filter (equal, contains any, or an OR of those) names; None for any other filter."""
+    if where.operator == F.OPERATOR_OR:
+        parts = [_ids_of(f) for f in where.filters]
+        return None if any(p is None for p in parts) else [i for p in parts for i in p or []]
+    prop = where.target.property if where.HasField("target") else (where.on[0] if where.on else "")
+    if prop != "_id" or where.operator not in (F.OPERATOR_EQUAL, F.OPERATOR_CONTAINS_ANY):
+        return None
+    wanted = list(where.value_text_array.values) if where.HasField("value_text_array") else [where.value_text]
+    return [_canonical(u) for u in wanted]
+
+
+def _candidates(where: base_pb2.Filters, target: FakeCollection) -> list[StoredObject]:
+    """Objects that may match, in UUID order: a filter on ids looks them up instead of scanning the collection."""
+    ids = _ids_of(where)
+    if ids is not None:
+        return _sorted(o for o in (target.objects.get(u) for u in ids) if o is not None)
+    return _sorted(target.objects.values())
+
+
+@functools.lru_cache(maxsize=65536)
+def _canonical(value: str) -> str:
+    return str(uuidlib.UUID(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_terms(value: str, tokenization: str, strict: Strictness) -> tuple[str, ...]:
+    return tuple(_terms(value, tokenization, strict))
 
 
 def check_filter(where: base_pb2.Filters, target: FakeCollection, strict: Strictness) -> None:
