@@ -85,7 +85,12 @@ def weaviate_store(settings: Settings) -> WeaviateStore | None:
         skip_init_checks=config.skip_init_checks,
     )
     try:
-        store = WeaviateStore(client, collection=config.collection, title_weight=settings.app.index.title_weight)
+        store = WeaviateStore(
+            client,
+            collection=config.collection,
+            title_weight=settings.app.index.title_weight,
+            search_deadline=config.search_deadline,
+        )
         store.check_sources([s.name for s in settings.app.sources])
     except BaseException:
         client.close()

@@ -149,11 +149,11 @@ def ask(
 ) -> None:
     """Answer a question from the indexed docs, with sources, their ages and a staleness warning."""
     services = services_of(ctx)
-    if services.store.count_chunks() == 0:
-        raise fail(
-            BestBeforeError("The index is empty: run `bestbefore ingest` first (sources come from bestbefore.toml)")
-        )
     try:
+        if services.store.count_chunks() == 0:
+            raise fail(
+                BestBeforeError("The index is empty: run `bestbefore ingest` first (sources come from bestbefore.toml)")
+            )
         answer = answer_question(
             question, services.pipeline, context=AskContext(surface="cli", sources=tuple(source) if source else None)
         )
@@ -169,7 +169,10 @@ def ask(
 def sources(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Every indexed document with its date, hash, chunk count and staleness."""
     services = services_of(ctx)
-    rows = render.source_rows(services.store.stored_docs(), services.policy, utcnow())
+    try:
+        rows = render.source_rows(services.store.stored_docs(), services.policy, utcnow())
+    except BestBeforeError as exc:  # e.g. Weaviate unreachable: one line naming WEAVIATE_URL
+        raise fail(exc) from exc
     if as_json:
         emit_json(rows)
     else:
@@ -180,7 +183,10 @@ def sources(ctx: typer.Context, as_json: JsonOption = False) -> None:
 def stale(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Documents past their staleness threshold, oldest first."""
     services = services_of(ctx)
-    docs = [d.meta for d in services.store.stored_docs().values()]
+    try:
+        docs = [d.meta for d in services.store.stored_docs().values()]
+    except BestBeforeError as exc:
+        raise fail(exc) from exc
     found = stale_sources(services.policy, docs, utcnow())
     if as_json:
         emit_json([render.stale_json(s) for s in found])

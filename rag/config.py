@@ -141,6 +141,9 @@ class WeaviateConfig(_Section):
     collection: str = Field(default="BestbeforeChunk", pattern=r"^[A-Z][A-Za-z0-9_]*$")
     timeout: float = Field(default=30.0, gt=0)
     skip_init_checks: bool = False
+    # A question waits at most this long for an unreachable Weaviate (the client itself retries for ~1 min),
+    # then the bot replies that the document index is unavailable.
+    search_deadline: float = Field(default=10.0, gt=0)
 
 
 class AppConfig(_Section):

@@ -21,11 +21,11 @@ from urllib.parse import urlparse
 
 import weaviate
 from weaviate.classes.config import DataType, Property, Tokenization
-from weaviate.classes.init import AdditionalConfig, Auth, Timeout
+from weaviate.classes.init import AdditionalConfig, Auth, GrpcConfig, Timeout
 from weaviate.collections.classes.config import CollectionConfig
 from weaviate.exceptions import WeaviateBaseError
 
-from rag.errors import ConfigError, StoreError
+from rag.errors import ConfigError, IndexUnavailableError, StoreError
 
 VECTOR = "default"
 # Weaviate's "en" stopword preset (server adapters/repos/db/inverted/stopwords/presets.go).
@@ -34,6 +34,9 @@ WEAVIATE_STOPWORDS = frozenset(
     "this to was will with".split()
 )
 ID_PROPERTIES = ("doc_id", "source", "source_hash", "chunk_id", "chunk_hash")
+# After an outage gRPC retries the connection with exponential backoff (by default up to 2 minutes between tries);
+# cap it so answers come back within seconds of Weaviate being reachable again.
+RECONNECT = [("grpc.initial_reconnect_backoff_ms", 250), ("grpc.max_reconnect_backoff_ms", 3000)]
 
 
 def field_property(name: str, *, data_type: DataType = DataType.TEXT, filterable: bool = True) -> Property:
@@ -162,13 +165,17 @@ def connect_weaviate(
             grpc_port=port,
             grpc_secure=tls,
             auth_credentials=Auth.api_key(api_key) if api_key else None,
-            additional_config=AdditionalConfig(timeout=Timeout(init=min(timeout, 10), query=timeout, insert=timeout)),
+            additional_config=AdditionalConfig(
+                timeout=Timeout(init=min(timeout, 10), query=timeout, insert=timeout),
+                grpc_config=GrpcConfig(channel_options=RECONNECT),
+            ),
             skip_init_checks=skip_init_checks,
         )
     except WeaviateBaseError as exc:
-        denied = "401" in str(exc) or "403" in str(exc)
-        hint = (
-            "check WEAVIATE_API_KEY" if denied else "check WEAVIATE_URL and WEAVIATE_GRPC_HOST/_PORT, and that it runs"
-        )
         detail = " ".join(str(exc).split())[:300]
-        raise StoreError(f"Cannot connect to Weaviate at {url} (gRPC {host}:{port}) — {hint}: {detail}") from exc
+        if "401" in str(exc) or "403" in str(exc):
+            raise StoreError(f"Weaviate at {url} refused the credentials — check WEAVIATE_API_KEY: {detail}") from exc
+        raise IndexUnavailableError(
+            f"Cannot connect to Weaviate at {url} (gRPC {host}:{port}) — check WEAVIATE_URL, WEAVIATE_GRPC_HOST/_PORT "
+            f"and that Weaviate runs: {detail}"
+        ) from exc

@@ -17,7 +17,9 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,9 +67,17 @@ class WeaviateStore:
     """``VectorStore`` in Weaviate collections. Owns ``client`` (closed by :meth:`close`)."""
 
     def __init__(
-        self, client: weaviate.WeaviateClient, *, collection: str = "BestbeforeChunk", title_weight: float = 2.0
+        self,
+        client: weaviate.WeaviateClient,
+        *,
+        collection: str = "BestbeforeChunk",
+        title_weight: float = 2.0,
+        search_deadline: float | None = None,
     ):
         self.client = client
+        # The client retries an unreachable server for about a minute; a question waits at most this long.
+        self.search_deadline = search_deadline
+        self._searches: ThreadPoolExecutor | None = None
         self._known = False  # our collections exist and were checked (cached; re-checked by ensure_embedder)
         self.name = collection
         self.docs_name = f"{collection}Doc"
@@ -332,21 +342,27 @@ class WeaviateStore:
         if filters is False:
             return []
         query_vector = np.asarray(vector, dtype=np.float32).reshape(-1)
-        with _errors("search"):
-            if not self._exists():
-                return []
-            response = self._chunks.query.hybrid(
-                query=query,
-                vector=[float(x) for x in query_vector],
-                target_vector=VECTOR,
-                alpha=alpha,
-                fusion_type=HybridFusion.RELATIVE_SCORE,
-                query_properties=self.query_properties,
-                filters=filters,
-                limit=limit,
-                include_vector=True,
-                return_metadata=MetadataQuery(score=True, explain_score=True),
-            )
+
+        def run() -> Any:
+            with _errors("search"):
+                if not self._exists():
+                    return None
+                return self._chunks.query.hybrid(
+                    query=query,
+                    vector=[float(x) for x in query_vector],
+                    target_vector=VECTOR,
+                    alpha=alpha,
+                    fusion_type=HybridFusion.RELATIVE_SCORE,
+                    query_properties=self.query_properties,
+                    filters=filters,
+                    limit=limit,
+                    include_vector=True,
+                    return_metadata=MetadataQuery(score=True, explain_score=True),
+                )
+
+        response = self._within_deadline(run)
+        if response is None:
+            return []
         hits = []
         for obj in response.objects:
             stored = obj.vector.get(VECTOR)
@@ -363,6 +379,20 @@ class WeaviateStore:
             )
         return hits
 
+    def _within_deadline(self, run: Callable[[], Any]) -> Any:
+        """``run()``, or IndexUnavailableError once ``search_deadline`` passes (the call finishes in the background)."""
+        if self.search_deadline is None:
+            return run()
+        if self._searches is None:
+            self._searches = ThreadPoolExecutor(max_workers=4, thread_name_prefix="weaviate-search")
+        future = self._searches.submit(run)
+        try:
+            return future.result(timeout=self.search_deadline)
+        except FutureTimeout:
+            raise IndexUnavailableError(
+                f"Weaviate did not answer within {self.search_deadline:g} s (WEAVIATE_URL, WEAVIATE_GRPC_HOST/_PORT)"
+            ) from None
+
     def count_chunks(self) -> int:
         with _errors("count chunks"):
             if not self._exists():
@@ -370,6 +400,8 @@ class WeaviateStore:
             return int(self._chunks.aggregate.over_all(total_count=True).total_count or 0)
 
     def close(self) -> None:
+        if self._searches is not None:
+            self._searches.shutdown(wait=False, cancel_futures=True)
         self.client.close()
 
 
