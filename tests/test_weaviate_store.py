@@ -181,26 +181,23 @@ def _titled(store: WeaviateStore) -> None:
     store.replace_doc(other.doc_id, records(other, [text]))
 
 
-def test_a_fractional_title_weight_still_counts_on_integer_boost_servers(strict: FakeWeaviateServer) -> None:
-    """Finding 2: before 1.38 `title^1.5` is read as 0, so the doc titled "Holidays" ranks below one that only
-    mentions holidays in passing (the SQLite store ranks it first); the store rounds the weight instead."""
-    store = _store(strict, "Boost", title_weight=1.5)
-    _titled(store)
-    vector = EMBEDDER.embed_query("holidays").vectors[0]
-    hits = store.hybrid_search("holidays", vector, alpha=0.0)
-    assert [h.doc.doc_id for h in hits] == ["handbook:leave.md", "handbook:travel.md"]
-    assert store.query_properties == ["title^2", "text"]
-    store.close()
-
-
-def test_a_fractional_title_weight_is_sent_as_is_to_servers_that_parse_it(fixed: FakeWeaviateServer) -> None:
-    store = _store(fixed, "Boost", title_weight=1.5)
-    _titled(store)
-    vector = EMBEDDER.embed_query("holidays").vectors[0]
-    hits = store.hybrid_search("holidays", vector, alpha=0.0)
-    assert [h.doc.doc_id for h in hits] == ["handbook:leave.md", "handbook:travel.md"]
-    assert store.query_properties == ["title^1.5", "text"]
-    store.close()
+@pytest.mark.parametrize(
+    ("server_rules", "sent"), [(Strictness(), "title^2"), (replace(FIXED, auto_schema=False), "title^1.5")]
+)
+def test_a_fractional_title_weight_counts_on_every_server(server_rules: Strictness, sent: str) -> None:
+    """Finding 2: before 1.38 `title^1.5` is read as 0, so the doc titled "Holidays" ranked below one that only
+    mentions holidays in passing (the SQLite store ranks it first); the store rounds the weight there."""
+    server = FakeWeaviateServer(strict=server_rules).start()
+    try:
+        store = _store(server, "Boost", title_weight=1.5)
+        _titled(store)
+        vector = EMBEDDER.embed_query("holidays").vectors[0]
+        hits = store.hybrid_search("holidays", vector, alpha=0.0)
+        assert [h.doc.doc_id for h in hits] == ["handbook:leave.md", "handbook:travel.md"]
+        assert store.query_properties == [sent, "text"]
+        store.close()
+    finally:
+        server.stop()
 
 
 def _settings(server: FakeWeaviateServer, tmp_path: Path, **env: Any) -> Settings:
