@@ -111,6 +111,28 @@ class FakeCollection:
     schema: dict[str, Any]
     objects: dict[str, StoredObject] = field(default_factory=dict)
     dims: dict[str, int] = field(default_factory=dict)  # vector name -> length of the vectors in its index
+    # ``field``-tokenized text property -> value -> uuids: the fake's stand-in for the server's filterable index
+    postings: dict[str, dict[str, set[str]]] = field(default_factory=dict)
+
+    def put(self, obj: StoredObject) -> None:
+        self.remove(obj.uuid)
+        self.objects[obj.uuid] = obj
+        for name in self._indexed():
+            value = obj.properties.get(name)
+            if isinstance(value, str):
+                self.postings.setdefault(name, {}).setdefault(value.strip(), set()).add(obj.uuid)
+
+    def remove(self, uuid: str) -> None:
+        old = self.objects.pop(uuid, None)
+        if old is None:
+            return
+        for name in self._indexed():
+            value = old.properties.get(name)
+            if isinstance(value, str):
+                self.postings.get(name, {}).get(value.strip(), set()).discard(uuid)
+
+    def _indexed(self) -> list[str]:
+        return [n for n, t in self.types.items() if t == "text" and self.tokenization.get(n) == "field"]
 
     @property
     def types(self) -> dict[str, str]:
@@ -264,9 +286,7 @@ class FakeWeaviate:
                     if obj.vector_bytes:
                         vectors["default"] = _floats(obj.vector_bytes)
                     self._check_lengths(target, vectors)
-                    target.objects[str(uuidlib.UUID(obj.uuid))] = StoredObject(
-                        str(uuidlib.UUID(obj.uuid)), properties, vectors
-                    )
+                    target.put(StoredObject(str(uuidlib.UUID(obj.uuid)), properties, vectors))
                 except (KeyError, ValueError) as exc:
                     errors.append(batch_pb2.BatchObjectsReply.BatchError(index=index, error=str(exc)))
         return batch_pb2.BatchObjectsReply(took=0.001, errors=errors)
@@ -337,7 +357,7 @@ class FakeWeaviate:
                 matched = matched[: self.strict.result_window]
             if not request.dry_run:
                 for obj in matched:
-                    del target.objects[obj.uuid]
+                    target.remove(obj.uuid)
         return batch_delete_pb2.BatchDeleteReply(
             took=0.001, failed=0, matches=len(matched), successful=0 if request.dry_run else len(matched)
         )
@@ -617,23 +637,35 @@ def _text_matches(op: int, expected: Any, values: list[Any], tokenization: str, 
     return not any(found)  # CONTAINS_NONE
 
 
-def _ids_of(where: base_pb2.Filters) -> list[str] | None:
-    """The ids an id filter (equal, contains any, or an OR of those) names; None for any other filter."""
-    if where.operator == F.OPERATOR_OR:
-        parts = [_ids_of(f) for f in where.filters]
-        return None if any(p is None for p in parts) else [i for p in parts for i in p or []]
-    prop = where.target.property if where.HasField("target") else (where.on[0] if where.on else "")
-    if prop != "_id" or where.operator not in (F.OPERATOR_EQUAL, F.OPERATOR_CONTAINS_ANY):
+def _candidate_ids(where: base_pb2.Filters, target: FakeCollection) -> set[str] | None:
+    """The uuids a filter can match, from ids and ``field`` postings; None when the whole collection must be scanned.
+
+    Only narrows the scan: every candidate is still checked with :func:`matches`.
+    """
+    op = where.operator
+    if op == F.OPERATOR_AND:
+        narrowed = [ids for ids in (_candidate_ids(f, target) for f in where.filters) if ids is not None]
+        return min(narrowed, key=len) if narrowed else None
+    if op == F.OPERATOR_OR:
+        parts = [_candidate_ids(f, target) for f in where.filters]
+        return None if any(p is None for p in parts) else set().union(*(p for p in parts if p is not None))
+    if op not in (F.OPERATOR_EQUAL, F.OPERATOR_CONTAINS_ANY):
         return None
+    prop = where.target.property if where.HasField("target") else (where.on[0] if where.on else "")
     wanted = list(where.value_text_array.values) if where.HasField("value_text_array") else [where.value_text]
-    return [_canonical(u) for u in wanted]
+    if prop == "_id":
+        return {u for u in (_canonical(v) for v in wanted) if u in target.objects}
+    if target.types.get(prop) == "text" and target.tokenization.get(prop) == "field":
+        postings = target.postings.get(prop, {})
+        return set().union(*(postings.get(v.strip(), set()) for v in wanted))
+    return None
 
 
 def _candidates(where: base_pb2.Filters, target: FakeCollection) -> list[StoredObject]:
-    """Objects that may match, in UUID order: a filter on ids looks them up instead of scanning the collection."""
-    ids = _ids_of(where)
+    """Objects that may match, in UUID order, without scanning the collection when an index narrows it."""
+    ids = _candidate_ids(where, target)
     if ids is not None:
-        return _sorted(o for o in (target.objects.get(u) for u in ids) if o is not None)
+        return _sorted(target.objects[u] for u in ids if u in target.objects)
     return _sorted(target.objects.values())
 
 
