@@ -20,7 +20,6 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -40,6 +39,17 @@ from weaviate.exceptions import (
 from weaviate.util import generate_uuid5
 
 from rag.errors import EmbedderMismatchError, IndexUnavailableError, StoreError
+from rag.index.weaviate_objects import (
+    META_PROPS,
+    chunk_object,
+    chunk_of,
+    chunk_uuid,
+    doc_meta,
+    doc_object,
+    doc_uuid,
+    meta_properties,
+    search_filters,
+)
 from rag.index.weaviate_schema import (
     CHUNK_SCHEMA,
     DOC_SCHEMA,
@@ -51,7 +61,7 @@ from rag.index.weaviate_schema import (
     refuse_stopword_sources,
     title_property,
 )
-from rag.models import Chunk, ChunkRecord, DateOrigin, DocMeta, SearchFilter, SearchHit, StoredDoc
+from rag.models import ChunkRecord, DocMeta, SearchFilter, SearchHit, StoredDoc
 
 __all__ = ["WeaviateStore", "chunk_uuid", "connect_weaviate"]
 
@@ -59,7 +69,6 @@ log = logging.getLogger(__name__)
 
 PAGE = 1000  # objects per read; far below Weaviate's QUERY_MAXIMUM_RESULTS (10 000), and never with an offset
 IN_LIST = 200  # values per ContainsAny filter
-META_PROPS = ["doc_id", "source", "path", "title", "url", "owner", "updated_at", "date_origin", "source_hash"]
 _KEYWORD = re.compile(r"Result Set keyword[^)]*\) Document [^:]+: original score ([-+0-9.eE]+)")
 
 
@@ -181,7 +190,7 @@ class WeaviateStore:
         for props in rows:
             docs.setdefault(str(props["doc_id"]), []).append(props)
         objects = [
-            _doc_object(_meta(chunks[0]), {str(c["chunk_id"]): str(c["chunk_hash"]) for c in chunks})
+            doc_object(doc_meta(chunks[0]), {str(c["chunk_id"]): str(c["chunk_hash"]) for c in chunks})
             for chunks in docs.values()
         ]
         for start in range(0, len(objects), 100):
@@ -219,11 +228,11 @@ class WeaviateStore:
             self._require_collection()
             keep = {chunk_uuid(r.chunk.chunk_id) for r in records}
             for start in range(0, len(records), 100):
-                result = self._chunks.data.insert_many([_data_object(r) for r in records[start : start + 100]])
+                result = self._chunks.data.insert_many([chunk_object(r) for r in records[start : start + 100]])
                 _raise_batch_errors(result)
             if records:
                 hashes = {r.chunk.chunk_id: r.chunk.chunk_hash for r in records}
-                _raise_batch_errors(self._docs.data.insert_many([_doc_object(records[0].doc, hashes)]))
+                _raise_batch_errors(self._docs.data.insert_many([doc_object(records[0].doc, hashes)]))
             stale = [str(o.uuid) for o in self._doc_chunks(doc_id, properties=[]) if str(o.uuid) not in keep]
             self._delete_uuids(stale)
             if not records:
@@ -234,13 +243,13 @@ class WeaviateStore:
             self._require_collection()
             objects = self._doc_chunks(meta.doc_id, include_vector=True)
             updated = [
-                DataObject(properties={**obj.properties, **_meta_properties(meta)}, uuid=obj.uuid, vector=obj.vector)
+                DataObject(properties={**obj.properties, **meta_properties(meta)}, uuid=obj.uuid, vector=obj.vector)
                 for obj in objects
             ]
             for start in range(0, len(updated), 100):
                 _raise_batch_errors(self._chunks.data.insert_many(updated[start : start + 100]))
             hashes = {str(o.properties["chunk_id"]): str(o.properties["chunk_hash"]) for o in objects}
-            _raise_batch_errors(self._docs.data.insert_many([_doc_object(meta, hashes)]))
+            _raise_batch_errors(self._docs.data.insert_many([doc_object(meta, hashes)]))
 
     def delete_docs(self, doc_ids: Sequence[str]) -> int:
         """Chunks first, then the doc objects: a run killed in between leaves the doc listed, so it is retried."""
@@ -291,7 +300,9 @@ class WeaviateStore:
             props = obj.properties
             ids = [str(i) for i in props.get("chunk_ids") or []]
             hashes = [str(h) for h in props.get("chunk_hashes") or []]
-            docs[str(props["doc_id"])] = StoredDoc(meta=_meta(props), chunk_hashes=dict(zip(ids, hashes, strict=True)))
+            docs[str(props["doc_id"])] = StoredDoc(
+                meta=doc_meta(props), chunk_hashes=dict(zip(ids, hashes, strict=True))
+            )
         return docs
 
     def vectors_by_chunk_hash(self, chunk_hashes: Sequence[str]) -> dict[str, np.ndarray]:
@@ -338,7 +349,7 @@ class WeaviateStore:
         alpha: float = 0.5,
         where: SearchFilter | None = None,
     ) -> list[SearchHit]:
-        filters = _filters(where)
+        filters = search_filters(where)
         if filters is False:
             return []
         query_vector = np.asarray(vector, dtype=np.float32).reshape(-1)
@@ -370,8 +381,8 @@ class WeaviateStore:
             match = _KEYWORD.search(obj.metadata.explain_score or "")
             hits.append(
                 SearchHit(
-                    chunk=_chunk(obj.properties),
-                    doc=_meta(obj.properties),
+                    chunk=chunk_of(obj.properties),
+                    doc=doc_meta(obj.properties),
                     score=float(obj.metadata.score or 0.0),
                     bm25_score=float(match.group(1)) if match else None,
                     vector_score=cosine,
@@ -462,95 +473,3 @@ def _raise_batch_errors(result: Any) -> None:
     if result.has_errors:
         first = next(iter(result.errors.values()))
         raise StoreError(f"Weaviate rejected {len(result.errors)} objects, e.g.: {first.message}")
-
-
-def _filters(where: SearchFilter | None) -> Any:
-    """A Weaviate filter, None for no restriction, or False when nothing can match (an empty list)."""
-    if where is None:
-        return None
-    parts = []
-    for prop, values in (("source", where.sources), ("doc_id", where.doc_ids)):
-        if values is None:
-            continue
-        if not values:
-            return False
-        parts.append(Filter.by_property(prop).contains_any(list(values)))
-    if not parts:
-        return None
-    return parts[0] if len(parts) == 1 else Filter.all_of(parts)
-
-
-def _meta_properties(meta: DocMeta) -> dict[str, Any]:
-    return {
-        "doc_id": meta.doc_id,
-        "source": meta.source,
-        "path": meta.path,
-        "title": meta.title,
-        "url": meta.url or "",
-        "owner": meta.owner or "",
-        "updated_at": meta.updated_at.astimezone(UTC),
-        "date_origin": meta.date_origin.value,
-        "source_hash": meta.source_hash,
-    }
-
-
-def _data_object(record: ChunkRecord) -> DataObject[Any, Any]:
-    chunk = record.chunk
-    properties = {
-        **_meta_properties(record.doc),
-        "chunk_id": chunk.chunk_id,
-        "chunk_hash": chunk.chunk_hash,
-        "ordinal": chunk.ordinal,
-        "heading_path": list(chunk.heading_path),
-        "text": chunk.text,
-    }
-    vector = [float(x) for x in np.asarray(record.vector, dtype=np.float32).reshape(-1)]
-    return DataObject(properties=properties, uuid=chunk_uuid(chunk.chunk_id), vector={VECTOR: vector})
-
-
-def _doc_object(meta: DocMeta, chunk_hashes: dict[str, str]) -> DataObject[Any, Any]:
-    ids = sorted(chunk_hashes)
-    properties = {
-        **_meta_properties(meta),
-        "chunk_count": len(ids),
-        "chunk_ids": ids,
-        "chunk_hashes": [chunk_hashes[i] for i in ids],
-    }
-    return DataObject(properties=properties, uuid=doc_uuid(meta.doc_id))
-
-
-def doc_uuid(doc_id: str) -> str:
-    return str(generate_uuid5(doc_id, "bestbefore-doc"))
-
-
-def chunk_uuid(chunk_id: str) -> str:
-    """The deterministic object UUID of a chunk (so writing a chunk again replaces it)."""
-    return str(generate_uuid5(chunk_id, "bestbefore"))
-
-
-def _meta(props: dict[str, Any]) -> DocMeta:
-    updated = props["updated_at"]
-    if isinstance(updated, str):
-        updated = datetime.fromisoformat(updated.replace("Z", "+00:00"))
-    return DocMeta(
-        doc_id=str(props["doc_id"]),
-        source=str(props["source"]),
-        path=str(props["path"]),
-        title=str(props["title"]),
-        source_hash=str(props["source_hash"]),
-        updated_at=updated,
-        date_origin=DateOrigin(str(props["date_origin"])),
-        url=props.get("url") or None,
-        owner=props.get("owner") or None,
-    )
-
-
-def _chunk(props: dict[str, Any]) -> Chunk:
-    return Chunk(
-        chunk_id=str(props["chunk_id"]),
-        doc_id=str(props["doc_id"]),
-        ordinal=int(props.get("ordinal") or 0),
-        text=str(props["text"]),
-        chunk_hash=str(props["chunk_hash"]),
-        heading_path=tuple(props.get("heading_path") or ()),
-    )
