@@ -6,8 +6,9 @@
     ├── ConfigError                 bad bestbefore.toml / settings (names the key and the line)
     ├── SourceError                 a source cannot be read at all (missing folder, ...)
     ├── EmbedderMismatchError       the index was built with another embedder: run ``bestbefore ingest --full``
-    ├── StoreError                  the vector store failed
-    │   └── IndexUnavailableError   the store's server cannot be reached right now (names WEAVIATE_URL)
+    ├── StoreError                  the vector store (or the query ledger) failed
+    │   ├── IndexUnavailableError   the store's server cannot be reached right now (names WEAVIATE_URL)
+    │   └── LedgerUnavailableError  the query ledger's database cannot be reached (writes wait; reads fail)
     └── ProviderError               a model provider (embed / rerank / chat) failed
         ├── ProviderAuthError       bad or missing API key (says which variable to fix)
         └── ProviderUnavailableError  outage, 429s or 5xx beyond the retry deadline
@@ -41,6 +42,10 @@ class EmbedderMismatchError(BestBeforeError):
 
 
 class StoreError(BestBeforeError):
+    pass
+
+
+class LedgerUnavailableError(StoreError):
     pass
 
 

@@ -261,6 +261,12 @@ class FakeWeaviate:
                     return 422, {"error": [{"message": f"class name {name!r} already exists"}]}
                 self.collections[name] = FakeCollection(schema=_with_defaults(body))
                 return 200, body
+            added = re.fullmatch(r"/v1/schema/([A-Za-z0-9_]+)/properties", path)
+            if added and method == "POST" and added.group(1) in self.collections:
+                schema = self.collections[added.group(1)].schema
+                schema.setdefault("properties", []).append(body)
+                _with_defaults(schema)
+                return 200, body
             match = re.fullmatch(r"/v1/schema/([A-Za-z0-9_]+)", path)
             if match and method == "GET":
                 found = self.collections.get(match.group(1))

@@ -13,7 +13,9 @@ from weaviate.util import generate_uuid5
 from rag.index.weaviate_schema import VECTOR
 from rag.models import Chunk, ChunkRecord, DateOrigin, DocMeta, SearchFilter
 
-META_PROPS = ["doc_id", "source", "path", "title", "url", "owner", "updated_at", "date_origin", "source_hash"]
+META_PROPS = [
+    "doc_id", "source", "path", "title", "url", "owner", "updated_at", "date_origin", "source_hash", "date_warning",
+]  # fmt: skip
 
 
 def search_filters(where: SearchFilter | None) -> Any:
@@ -43,6 +45,7 @@ def meta_properties(meta: DocMeta) -> dict[str, Any]:
         "updated_at": meta.updated_at.astimezone(UTC),
         "date_origin": meta.date_origin.value,
         "source_hash": meta.source_hash,
+        "date_warning": meta.date_warning or "",
     }
 
 
@@ -94,6 +97,7 @@ def doc_meta(props: dict[str, Any]) -> DocMeta:
         date_origin=DateOrigin(str(props["date_origin"])),
         url=props.get("url") or None,
         owner=props.get("owner") or None,
+        date_warning=props.get("date_warning") or None,
     )
 
 

@@ -51,6 +51,7 @@ _DOC_FIELDS = ("doc_id", "source", "path", "url", "owner", "date_origin", "sourc
 CHUNK_SCHEMA = [
     *(field_property(n) for n in _DOC_FIELDS),
     *(field_property(n) for n in ("chunk_id", "chunk_hash")),
+    Property(name="date_warning", data_type=DataType.TEXT, index_searchable=False, skip_vectorization=True),
     Property(name="title", data_type=DataType.TEXT, tokenization=Tokenization.WORD, skip_vectorization=True),
     Property(name="text", data_type=DataType.TEXT, tokenization=Tokenization.WORD, skip_vectorization=True),
     Property(name="heading_path", data_type=DataType.TEXT_ARRAY, index_searchable=False, skip_vectorization=True),
@@ -60,6 +61,7 @@ CHUNK_SCHEMA = [
 DOC_SCHEMA = [
     *(field_property(n) for n in _DOC_FIELDS),
     field_property("title", filterable=False),
+    Property(name="date_warning", data_type=DataType.TEXT, index_searchable=False, skip_vectorization=True),
     Property(name="updated_at", data_type=DataType.DATE, skip_vectorization=True),
     Property(name="chunk_count", data_type=DataType.INT, skip_vectorization=True),
     field_property("chunk_ids", data_type=DataType.TEXT_ARRAY, filterable=False),

@@ -149,6 +149,7 @@ class WeaviateStore:
         """The doc collection exists (built from the chunks for an older index) and every collection is ours."""
         created = self._create_collection(self.docs_name, "bestbefore documents", DOC_SCHEMA)
         self._check_collections()
+        self._add_missing_properties()
         if created:
             self._backfill_docs()
 
@@ -217,7 +218,17 @@ class WeaviateStore:
             self._known = self.client.collections.exists(self.name) and self.client.collections.exists(self.docs_name)
             if self._known:
                 self._check_collections()
+                self._add_missing_properties()
         return self._known
+
+    def _add_missing_properties(self) -> None:
+        """Collections made by an older bestbefore get the newer properties in place (no re-index needed)."""
+        for name, schema in ((self.name, CHUNK_SCHEMA), (self.docs_name, DOC_SCHEMA)):
+            config = self.client.collections.get(name).config
+            present = {prop.name for prop in config.get(simple=True).properties}
+            for prop in schema:
+                if prop.name not in present:
+                    config.add_property(prop)
 
     def _require_collection(self) -> None:
         if not self._exists():
