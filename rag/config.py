@@ -251,13 +251,13 @@ def _url_checker(schemes: tuple[str, ...], example: str) -> Callable[[str | None
         parts = urlsplit(value)
         problem = None
         if parts.scheme not in schemes:
-            wanted = " or ".join(f"{scheme}://" for scheme in schemes)
-            problem = f"the scheme must be {wanted}"
+            wanted = ", ".join(f"{scheme}://" for scheme in schemes)
+            problem = f"the scheme must be one of {wanted}"
         elif parts.scheme != "unix" and not parts.hostname:
             problem = "it has no host"
         else:
             try:
-                parts.port
+                _ = parts.port  # raises ValueError when it is not a number in 0..65535
             except ValueError:
                 problem = "the port is not a number from 0 to 65535"
         if problem:
@@ -290,9 +290,7 @@ def _check_database_url(value: str | None) -> str | None:
 
 
 HttpUrl = Annotated[str | None, AfterValidator(_url_checker(("http", "https"), "http://localhost:8080"))]
-RedisUrl = Annotated[
-    str | None, AfterValidator(_url_checker(("redis", "rediss", "unix"), "redis://localhost:6379/0"))
-]
+RedisUrl = Annotated[str | None, AfterValidator(_url_checker(("redis", "rediss", "unix"), "redis://localhost:6379/0"))]
 DatabaseUrl = Annotated[str | None, AfterValidator(_check_database_url)]
 
 
@@ -334,6 +332,11 @@ class Settings(BaseSettings):
     @property
     def ledger_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'ledger.sqlite'}"
+
+    def created_files(self) -> list[Path]:
+        """The files bestbefore made in ``BESTBEFORE_HOME`` (``HOME_FILES``), for ``bestbefore reset``."""
+        found = {path for pattern in HOME_FILES for path in self.bestbefore_home.glob(pattern) if not path.is_dir()}
+        return sorted(found)
 
 
 def load_settings(config: Path | None = None, *, cwd: Path | None = None, **overrides: Any) -> Settings:
