@@ -9,7 +9,7 @@ without a token only loopback clients may see them. ``/metrics`` is open, like a
 from __future__ import annotations
 
 import hmac
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import start_http_server
@@ -21,7 +21,7 @@ from starlette.routing import Route
 from bestbefore.dashboard_page import PAGE
 from bestbefore.services import Services
 from rag.config import DASHBOARD_MAX_WINDOW
-from rag.durations import parse_duration
+from rag.durations import parse_positive_duration
 from rag.observability.metrics import CONTENT_TYPE
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
@@ -42,8 +42,8 @@ def allowed(request: Request, services: Services) -> bool:
 
 def dashboard_data(services: Services, window: str, *, now: datetime | None = None) -> dict[str, Any]:
     """The figures behind the three charts for the last ``window`` (e.g. ``7d``); ValueError for a bad window."""
-    span = parse_duration(window)  # a ValueError (never an OverflowError) for nonsense like "99999999999d"
-    if not timedelta(0) < span <= DASHBOARD_MAX_WINDOW:
+    span = parse_positive_duration(window)  # a ValueError (never an OverflowError) for nonsense like "99999999999d"
+    if span > DASHBOARD_MAX_WINDOW:
         raise ValueError(f"window must be between 1s and {DASHBOARD_MAX_WINDOW.days}d, got {window!r}")
     until = now or datetime.now(UTC)
     stats = services.ledger.stats(until - span, until)

@@ -27,7 +27,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from rag.durations import parse_duration
+from rag.durations import parse_duration, parse_positive_duration
 from rag.errors import ConfigError
 
 CONFIG_FILE_NAME = "bestbefore.toml"
@@ -65,8 +65,7 @@ class SourceConfig(_Section):
 
 
 def _check_duration(value: str) -> str:
-    if parse_duration(value) <= timedelta(0):
-        raise ValueError(f"{value!r} is zero; write a length of time such as 90d, 18mo or 2y")
+    parse_positive_duration(value)
     return value
 
 

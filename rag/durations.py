@@ -37,6 +37,14 @@ def parse_duration(text: str | int | float) -> timedelta:
     return amount * unit
 
 
+def parse_positive_duration(text: str | int | float) -> timedelta:
+    """:func:`parse_duration`, refusing zero (a threshold, TTL or window of no time at all is a mistake)."""
+    span = parse_duration(text)
+    if span <= timedelta(0):
+        raise ValueError(f"{text!r} is zero; write a length of time such as 90d, 18mo or 2y")
+    return span
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
