@@ -43,15 +43,27 @@ def one_line_error(result: Result, *needles: str, code: int = 2) -> str:
     return lines[0]
 
 
-@pytest.fixture
-def project(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A working directory with a ``docs`` folder (two small documents) and no config yet."""
+def make_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory (the current one from now on) with a ``docs`` folder of two small documents."""
     work = tmp_path / "work"
     (work / "docs").mkdir(parents=True)
     (work / "docs" / "leave.md").write_text("# Leave\n\nEveryone gets 25 days of paid leave a year.\n")
     (work / "docs" / "laptops.md").write_text("# Laptops\n\nLaptops are replaced every three years.\n")
     monkeypatch.chdir(work)
     return work
+
+
+def make_indexed_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """:func:`make_project` with bestbefore.toml (source ``docs``, hashing embedder), ingested into BESTBEFORE_HOME."""
+    work = make_project(tmp_path, monkeypatch)
+    configure(work, SOURCES)
+    assert CliRunner().invoke(cli, ["ingest"]).exit_code == 0
+    return work
+
+
+@pytest.fixture
+def project(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return make_project(tmp_path, monkeypatch)
 
 
 def configure(project: Path, text: str) -> Path:
@@ -159,10 +171,8 @@ def test_parse_duration_refuses_overflow_with_a_value_error() -> None:
 
 
 @pytest.fixture
-def indexed(project: Path) -> Path:
-    configure(project, SOURCES)
-    assert CliRunner().invoke(cli, ["ingest"]).exit_code == 0
-    return project
+def indexed(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return make_indexed_project(tmp_path, monkeypatch)
 
 
 def test_ask_with_an_unknown_source_is_an_error_not_a_refusal(indexed: Path) -> None:

@@ -14,18 +14,17 @@ import pytest
 from typer.testing import CliRunner
 
 from bestbefore.cli import app as cli
-from tests.test_config_errors import SOURCES, configure, one_line_error
+from tests.test_config_errors import make_indexed_project, one_line_error
 
 
 @pytest.fixture
-def used_home(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def indexed(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return make_indexed_project(tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def used_home(home: Path, indexed: Path) -> Path:
     """BESTBEFORE_HOME after a real ingest and question (index + ledger), plus files the user put there."""
-    work = tmp_path / "work"
-    (work / "docs").mkdir(parents=True)
-    (work / "docs" / "leave.md").write_text("# Leave\n\nEveryone gets 25 days of paid leave a year.\n")
-    monkeypatch.chdir(work)
-    configure(work, SOURCES)
-    assert CliRunner().invoke(cli, ["ingest"]).exit_code == 0
     assert CliRunner().invoke(cli, ["ask", "How many days of leave?"]).exit_code == 0
     (home / "notes.txt").write_text("my notes")
     (home / "backups").mkdir()

@@ -20,19 +20,12 @@ from bestbefore.cli import app as cli
 from bestbefore.startup_checks import warn_if_redis_is_down
 from rag.config import load_settings
 from tests.conftest import free_port
-from tests.test_config_errors import SOURCES, configure, one_line_error
+from tests.test_config_errors import make_indexed_project, one_line_error
 
 
 @pytest.fixture
 def indexed(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A working directory with bestbefore.toml, one small indexed document and the ledger in BESTBEFORE_HOME."""
-    work = tmp_path / "work"
-    (work / "docs").mkdir(parents=True)
-    (work / "docs" / "leave.md").write_text("# Leave\n\nEveryone gets 25 days of paid leave a year.\n")
-    monkeypatch.chdir(work)
-    configure(work, SOURCES)
-    assert CliRunner().invoke(cli, ["ingest"]).exit_code == 0
-    return work
+    return make_indexed_project(tmp_path, monkeypatch)
 
 
 MALFORMED = [
