@@ -75,8 +75,8 @@ def settings_of(ctx: typer.Context) -> Settings:
             print_error(exc)
             raise typer.Exit(exit_code_of(exc)) from exc
         ctx.obj["settings"] = settings
-    settings_: Settings = ctx.obj["settings"]
-    return settings_
+    loaded: Settings = ctx.obj["settings"]
+    return loaded
 
 
 def services_of(ctx: typer.Context) -> Services:

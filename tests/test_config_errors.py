@@ -125,7 +125,9 @@ BAD_CONFIGS = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
-@pytest.mark.parametrize("command", [["sources"], ["ingest"], ["ask", "how many days of leave?"], ["jobs"]])
+@pytest.mark.parametrize(
+    "command", [["sources"], ["ingest"], ["ask", "how many days of leave?"], ["jobs"]], ids=lambda c: c[0]
+)
 def test_every_command_refuses_a_bad_config_in_one_line(project: Path, case: str, command: list[str]) -> None:
     text, needles = BAD_CONFIGS[case]
     configure(project, text)
