@@ -34,6 +34,8 @@ CONFIG_FILE_NAME = "bestbefore.toml"
 DASHBOARD_MAX_WINDOW = timedelta(days=400)
 # What bestbefore creates in BESTBEFORE_HOME (globs); `bestbefore reset` deletes these and nothing else.
 HOME_FILES = ("index.sqlite", "index.sqlite-*", "ledger.sqlite", "ledger.sqlite-*")
+# Ledger writes waiting for DATABASE_URL (bestbefore/services.py LEDGER_SPILL_FILE): kept by reset while one is set.
+SPILL_FILES = ("ledger-spill.jsonl", "ledger-spill.jsonl.tmp")
 
 
 class KeyedValueError(ValueError):
@@ -184,6 +186,16 @@ class WeaviateConfig(_Section):
     skip_init_checks: bool = False
 
 
+class LimitsConfig(_Section):
+    """Rate limits per Slack user and channel (token buckets) and an optional daily spend cap for paid providers."""
+
+    user_per_minute: float = Field(default=6.0, ge=0)  # questions a user may ask per minute (0 = no limit)
+    user_burst: int = Field(default=5, ge=1)  # asked at once before the rate applies
+    channel_per_minute: float = Field(default=30.0, ge=0)  # per channel (0 = no limit)
+    channel_burst: int = Field(default=20, ge=1)
+    daily_spend_usd: float | None = Field(default=None, gt=0)  # UTC day; above it answers use the embedded pipeline
+
+
 class AppConfig(_Section):
     """The contents of ``bestbefore.toml``."""
 
@@ -200,6 +212,7 @@ class AppConfig(_Section):
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     cohere: CohereConfig = Field(default_factory=CohereConfig)
     weaviate: WeaviateConfig = Field(default_factory=WeaviateConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
 
     @model_validator(mode="after")
     def _names_refer_to_sources(self) -> Self:
@@ -333,8 +346,10 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.home / 'ledger.sqlite'}"
 
     def created_files(self) -> list[Path]:
-        """The files bestbefore made in ``BESTBEFORE_HOME`` (``HOME_FILES``), for ``bestbefore reset``."""
-        found = {path for pattern in HOME_FILES for path in self.bestbefore_home.glob(pattern) if not path.is_dir()}
+        """The files bestbefore made in ``BESTBEFORE_HOME``, for ``bestbefore reset``: ``HOME_FILES``, and the spill
+        file when the ledger is local (with ``DATABASE_URL`` it holds writes still owed to that database)."""
+        patterns = HOME_FILES if self.database_url else (*HOME_FILES, *SPILL_FILES)
+        found = {path for pattern in patterns for path in self.bestbefore_home.glob(pattern) if not path.is_dir()}
         return sorted(found)
 
 

@@ -46,6 +46,16 @@ def test_reset_yes_deletes_only_bestbefore_files(used_home: Path) -> None:
     assert (used_home / "backups" / "index.sqlite").read_text() == "an old copy"  # only the top-level files
 
 
+def test_reset_keeps_writes_still_owed_to_database_url(used_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (used_home / "ledger-spill.jsonl").write_text('{"kind": "answer"}\n')
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://bestbefore@127.0.0.1:5432/ledger")  # not contacted
+    assert CliRunner().invoke(cli, ["reset", "--yes"]).exit_code == 0
+    assert sorted(p.name for p in used_home.iterdir()) == ["backups", "ledger-spill.jsonl", "notes.txt"]
+    monkeypatch.delenv("DATABASE_URL")
+    assert CliRunner().invoke(cli, ["reset", "--yes"]).exit_code == 0  # a local ledger's spill goes with it
+    assert sorted(p.name for p in used_home.iterdir()) == ["backups", "notes.txt"]
+
+
 def test_reset_removes_the_folder_when_it_held_only_bestbefore_files(used_home: Path) -> None:
     (used_home / "notes.txt").unlink()
     (used_home / "backups" / "index.sqlite").unlink()
