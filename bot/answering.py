@@ -15,7 +15,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.blocks import error_reply, help_reply, truncation_note
+from bot.blocks import error_reply, help_reply, index_unavailable_reply, truncation_note
 from bot.delivery import Delivery, PlaceholderDelivery, StreamedDelivery, post_placeholder, post_reply
 from bot.messages import (
     Question,
@@ -29,6 +29,7 @@ from bot.messages import (
 from bot.runtime import BotIdentity, BotRuntime
 from bot.throttle import over_limit
 from rag.answer.pipeline import AskContext, answer_question
+from rag.errors import IndexUnavailableError
 from rag.models import Turn
 from rag.providers.generation import can_stream
 
@@ -151,6 +152,12 @@ def answer_and_deliver(
 
         delivery.deliver(answer, note=note, metadata=answer_metadata(answer.answer_id, question.text), link=link)
         logger.info("answered %s in %s (answer %s)", event.get("ts"), channel, answer.answer_id)
+    except IndexUnavailableError as exc:  # Weaviate down: say so; the next question tries again
+        logger.warning("document index unavailable for %s in %s: %s", event.get("ts"), channel, exc)
+        try:
+            delivery.fail(index_unavailable_reply())
+        except Exception:
+            logger.exception("could not post the index-unavailable reply")
     except Exception:
         logger.exception("failed to answer message %s in %s (reference %s)", event.get("ts"), channel, reference)
         try:

@@ -21,7 +21,7 @@ from bestbefore.services import Services
 from bestbefore.web import create_web_app
 from bot.app import SlackBot, build_slack_bot
 from rag.answer.pipeline import AskContext
-from rag.config import AppConfig, ChannelConfig, IndexConfig, Settings
+from rag.config import AppConfig, ChannelConfig, IndexConfig, Settings, SourceConfig
 from rag.index.refresh import apply_refresh, plan_refresh
 from rag.models import Answer, DateOrigin, Document
 from tests.slack_fake import BOT_TOKEN, FakeSlack, event_body, interaction_form, signed_form_headers, signed_headers
@@ -203,7 +203,8 @@ def make_settings(home: Path, fake: FakeSlack, *, embedder: str = "hashing", red
                   channels: dict[str, ChannelConfig] | None = None, cohere_url: str | None = None,
                   **app: Any) -> Settings:  # fmt: skip
     """``cohere_url``: answer with Cohere chat (a fake Cohere server) instead of the embedded extractive answers."""
-    config = AppConfig(index=IndexConfig(embedder=embedder), channels=channels or {}, **app)
+    sources = [SourceConfig(name=name, path=home / name) for name in sorted({doc[0] for doc in DOCS})]  # as indexed
+    config = AppConfig(index=IndexConfig(embedder=embedder), channels=channels or {}, **{"sources": sources, **app})
     cohere: dict[str, Any] = {"cohere_api_key": COHERE_KEY, "co_api_url": cohere_url} if cohere_url else {}
     return Settings(
         _env_file=None,  # type: ignore[call-arg]

@@ -174,7 +174,9 @@ def test_spend_cap_switches_to_extractive_answers_without_rerank(
         assert len(cohere.fake.calls("/v2/embed")) == embeds + 1  # retrieval still embeds the query with Cohere
         assert not second.refused and "two vacation days per month" in second.text
         assert {c.operation for c in second.provider_calls} == {"embed"}
-        assert "".join(pieces).strip() in first.text  # over the cap nothing more streams: the extractive answer is whole
+        assert (
+            "".join(pieces).strip() in first.text
+        )  # over the cap nothing more streams: the extractive answer is whole
     finally:
         services.close()
         cohere.stop()
