@@ -126,17 +126,19 @@ class KeywordIndex:
 
     def search(self, phrases: Sequence[str], *, limit: int, allowed: np.ndarray | None = None) -> dict[int, float]:
         """rowid -> BM25 score (higher is better) of the rows holding any of ``phrases`` (single FTS5 terms)."""
-        scores = np.zeros(len(self.rowids), dtype=np.float64)
-        for phrase in phrases:
-            term = self.term_ids.get(phrase)
-            if term is None:
-                continue
-            start, stop = self.starts[term], self.starts[term + 1]
-            scores[self.positions[start:stop]] += self.scores[start:stop]
+        spans = [(self.starts[t], self.starts[t + 1]) for t in (self.term_ids.get(p) for p in phrases) if t is not None]
+        if not spans:
+            return {}
+        # one weighted bincount over the query terms' postings: a single pass, no per-term scatter
+        scores = np.bincount(
+            np.concatenate([self.positions[a:b] for a, b in spans]),
+            weights=np.concatenate([self.scores[a:b] for a, b in spans]),
+            minlength=len(self.rowids),
+        )
         if allowed is not None:
             scores[~allowed] = 0.0
         matched = np.flatnonzero(scores)
         if matched.size > limit:
             matched = matched[np.argpartition(-scores[matched], limit - 1)[:limit]]
         matched = matched[np.argsort(-scores[matched], kind="stable")]
-        return {int(self.rowids[i]): float(scores[i]) for i in matched}
+        return dict(zip(self.rowids[matched].tolist(), scores[matched].tolist(), strict=True))
