@@ -91,20 +91,22 @@ class KeywordIndex:
         sources = np.array([r[1] for r in rows], dtype=object)
         sizes = np.fromiter((p.size for p in parts), dtype=np.int64, count=len(parts))
         keys = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-        term_of = np.repeat(np.arange(len(terms), dtype=np.int64), sizes)
+        del parts
+        term_of = np.repeat(np.arange(len(terms), dtype=np.int32), sizes)
         rowid_of = keys >> 1
         weight = np.where(keys & 1, title_weight, 1.0)
+        del keys
         position = np.minimum(np.searchsorted(rowids, rowid_of), max(len(rowids) - 1, 0))
-        known = rowids[position] == rowid_of if len(rowids) else np.zeros(keys.size, dtype=bool)
+        known = rowids[position] == rowid_of if len(rowids) else np.zeros(rowid_of.size, dtype=bool)
         # D: the row's tokens in every column, unweighted; N and avgdl over every FTS5 row, as FTS5 counts them
         lengths = np.bincount(position[known], minlength=len(rowids)).astype(np.float64)
         n_rows = max(row_count, 1)
-        avgdl = keys.size / n_rows
+        avgdl = rowid_of.size / n_rows
         # runs of one (term, row): FTS5 lists instances by term, then row
-        boundary = np.ones(keys.size, dtype=bool)
+        boundary = np.ones(rowid_of.size, dtype=bool)
         boundary[1:] = (term_of[1:] != term_of[:-1]) | (rowid_of[1:] != rowid_of[:-1])
         run_starts = np.flatnonzero(boundary)
-        freq = np.add.reduceat(weight, run_starts) if keys.size else np.zeros(0)
+        freq = np.add.reduceat(weight, run_starts) if rowid_of.size else np.zeros(0)
         run_term = term_of[run_starts]
         df = np.bincount(run_term, minlength=len(terms)).astype(np.float64)
         idf = np.log((n_rows - df + 0.5) / (df + 0.5))

@@ -358,7 +358,7 @@ class SQLiteStore:
                 index = KeywordIndex.build(db, title_weight=self._title_weight)
             finally:
                 db.close()
-        except sqlite3.Error as exc:  # FTS5 keeps answering; the next search tries again
+        except Exception as exc:  # FTS5 keeps answering; the next search tries again
             log.warning("Could not build the in-memory keyword index of %s: %s", self.path, exc)
             return
         with self._lock:
