@@ -69,8 +69,15 @@ class KeywordIndex:
 
     @classmethod
     def build(cls, db: sqlite3.Connection, *, title_weight: float) -> KeywordIndex:
-        """Read FTS5's tokens through ``db`` in one read transaction (the caller's own connection)."""
+        """Read FTS5's tokens through ``db`` in one read transaction (the caller's own connection).
+
+        One term at a time, so the transient memory is one term's instances, not all of them (7.5M at 100k chunks).
+        """
         db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_terms USING fts5vocab(main, chunks_fts, instance)")
+        terms: list[str] = []
+        df: list[int] = []  # rows holding the term, as FTS5 counts them (every row, joined to a doc or not)
+        postings: list[tuple[np.ndarray, np.ndarray]] = []  # per term: positions, column-weighted frequencies
+        instances = 0
         db.execute("BEGIN")
         try:
             generation = int(db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
@@ -78,52 +85,52 @@ class KeywordIndex:
                 "SELECT c.rowid, d.source FROM chunks c JOIN docs d ON d.doc_id = c.doc_id ORDER BY c.rowid"
             ).fetchall()
             row_count = int(db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])  # FTS5's N counts every row
-            terms: list[str] = []
-            parts: list[np.ndarray] = []
+            rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            last = max(len(rowids) - 1, 0)
+            lengths = np.zeros(len(rowids), dtype=np.float64)  # D: the row's tokens in every column, unweighted
             # one row per term, its instances as "rowid*2 + in_title" in (rowid, column, offset) order
             sql = "SELECT term, group_concat(doc * 2 + (col = 'title')) FROM temp.chunks_terms GROUP BY term"
-            for term, instances in db.execute(sql):
+            for term, packed in db.execute(sql):
+                keys = np.fromstring(packed, dtype=np.int64, sep=",")
+                instances += keys.size
+                rowid_of = keys >> 1
+                run_starts = np.flatnonzero(np.r_[True, rowid_of[1:] != rowid_of[:-1]])  # one run per row
+                freq = np.add.reduceat(np.where(keys & 1, title_weight, 1.0), run_starts)
+                counts = np.diff(np.r_[run_starts, keys.size])
+                run_rowids = rowid_of[run_starts]
+                position = np.minimum(np.searchsorted(rowids, run_rowids), last)
+                known = rowids[position] == run_rowids if len(rowids) else np.zeros(run_rowids.size, dtype=bool)
+                lengths[position[known]] += counts[known]  # positions are unique within one term
                 terms.append(term)
-                parts.append(np.array(instances.split(","), dtype=np.int64))
+                df.append(int(run_starts.size))
+                postings.append((position[known].astype(np.int32), freq[known]))
         finally:
             db.execute("COMMIT")
-        rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        sources = np.array([r[1] for r in rows], dtype=object)
-        sizes = np.fromiter((p.size for p in parts), dtype=np.int64, count=len(parts))
-        keys = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-        del parts
-        term_of = np.repeat(np.arange(len(terms), dtype=np.int32), sizes)
-        rowid_of = keys >> 1
-        weight = np.where(keys & 1, title_weight, 1.0)
-        del keys
-        position = np.minimum(np.searchsorted(rowids, rowid_of), max(len(rowids) - 1, 0))
-        known = rowids[position] == rowid_of if len(rowids) else np.zeros(rowid_of.size, dtype=bool)
-        # D: the row's tokens in every column, unweighted; N and avgdl over every FTS5 row, as FTS5 counts them
-        lengths = np.bincount(position[known], minlength=len(rowids)).astype(np.float64)
         n_rows = max(row_count, 1)
-        avgdl = rowid_of.size / n_rows
-        # runs of one (term, row): FTS5 lists instances by term, then row
-        boundary = np.ones(rowid_of.size, dtype=bool)
-        boundary[1:] = (term_of[1:] != term_of[:-1]) | (rowid_of[1:] != rowid_of[:-1])
-        run_starts = np.flatnonzero(boundary)
-        freq = np.add.reduceat(weight, run_starts) if rowid_of.size else np.zeros(0)
-        run_term = term_of[run_starts]
-        df = np.bincount(run_term, minlength=len(terms)).astype(np.float64)
-        idf = np.log((n_rows - df + 0.5) / (df + 0.5))
+        avgdl = instances / n_rows
+        idf = np.log((n_rows - np.asarray(df, dtype=np.float64) + 0.5) / (np.asarray(df, dtype=np.float64) + 0.5))
         idf[idf <= 0] = 1e-6
-        keep = known[run_starts]
-        run_term, run_position, freq = run_term[keep], position[run_starts][keep], freq[keep]
-        length = lengths[run_position]
-        score = idf[run_term] * (freq * (_K1 + 1.0)) / (freq + _K1 * (1.0 - _B + _B * length / avgdl))
-        starts = np.searchsorted(run_term, np.arange(len(terms) + 1))
+        sizes = np.fromiter((p.size for p, _ in postings), dtype=np.int64, count=len(postings))
+        positions = np.concatenate([p for p, _ in postings]) if postings else np.zeros(0, dtype=np.int32)
+        scores = np.concatenate([f for _, f in postings]) if postings else np.zeros(0)
+        del postings
+        # FTS5: idf * f * (k1 + 1) / (f + k1 * (1 - b + b * D / avgdl)), computed in place
+        denominator = lengths[positions]
+        denominator *= _K1 * _B / avgdl
+        denominator += _K1 * (1.0 - _B)
+        denominator += scores
+        scores *= _K1 + 1.0
+        scores /= denominator
+        del denominator
+        scores *= np.repeat(idf, sizes)
         return cls(
             generation=generation,
             rowids=rowids,
-            sources=sources,
+            sources=np.array([r[1] for r in rows], dtype=object),
             term_ids={term: number for number, term in enumerate(terms)},
-            starts=starts.astype(np.int64),
-            positions=run_position.astype(np.int32),
-            scores=score,
+            starts=np.r_[0, np.cumsum(sizes)].astype(np.int64),
+            positions=positions,
+            scores=scores,
         )
 
     def search(self, phrases: Sequence[str], *, limit: int, allowed: np.ndarray | None = None) -> dict[int, float]:
