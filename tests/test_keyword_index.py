@@ -83,3 +83,14 @@ def test_a_write_is_searchable_at_once_and_the_index_catches_up(tmp_path: Path) 
     assert index is not None and index.generation > built.generation
     assert len(store.bm25_search("zebra crossing", limit=10)) == 1
     store.close()
+
+
+def test_an_in_memory_database_is_answered_by_fts5_alone() -> None:
+    store = SQLiteStore(":memory:")  # a second connection would see another, empty database
+    embedder = HashingEmbedder(dimension=32)
+    store.ensure_embedder(embedder.id, embedder.dimension)
+    docs = [make_doc("kb", "zebra.md", "# Zebra\n\nA zebra crossing sits outside the office.")]
+    apply_refresh(plan_refresh(docs, {}, now=NOW), store=store, embedder=embedder, chunking=ChunkingSettings())
+    assert len(store.bm25_search("zebra", limit=10)) == 1
+    assert store._current_keywords() is None and store._keyword_build is None  # no index, no thread
+    store.close()

@@ -36,7 +36,7 @@ from tests.refresh_corpus import (
 HELPER = Path(__file__).with_name("refresh_crash_helper.py")
 REQUIRED_JSON_KEYS = {
     "docs_new", "docs_changed", "docs_unchanged", "docs_removed", "docs_skipped",
-    "chunks_embedded", "chunks_reused", "chunks_deleted", "seconds",
+    "chunks_embedded", "chunks_reused", "chunks_deleted", "chunks_truncated", "seconds",
 }  # fmt: skip
 
 

@@ -96,6 +96,8 @@ class SQLiteStore:
         self._vectors: _VectorCache | None = None
         self._keywords: KeywordIndex | None = None
         self._keyword_build: threading.Thread | None = None
+        # the index is built on a second connection, which an in-memory database cannot have
+        self._keyword_failed: int | None = -1 if str(path) == ":memory:" else None  # generation it failed at
         self._stemmer = QueryStemmer()
 
     # -- embedder identity -------------------------------------------------------------------------------------
@@ -344,22 +346,26 @@ class SQLiteStore:
             index = self._keywords
             if index is not None and index.generation == generation:
                 return index
+            if self._keyword_failed in (-1, generation):  # FTS5 answers until the next write
+                return None
             if self._keyword_build is None or not self._keyword_build.is_alive():
                 self._keyword_build = threading.Thread(
-                    target=self._build_keywords, name="bestbefore-keyword-index", daemon=True
+                    target=self._build_keywords, args=(generation,), name="bestbefore-keyword-index", daemon=True
                 )
                 self._keyword_build.start()
         return None
 
-    def _build_keywords(self) -> None:
+    def _build_keywords(self, generation: int) -> None:
         try:
             db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
             try:
                 index = KeywordIndex.build(db, title_weight=self._title_weight)
             finally:
                 db.close()
-        except Exception as exc:  # FTS5 keeps answering; the next search tries again
+        except Exception as exc:  # FTS5 keeps answering; the first search after the next write tries again
             log.warning("Could not build the in-memory keyword index of %s: %s", self.path, exc)
+            with self._lock:
+                self._keyword_failed = generation
             return
         with self._lock:
             if self._keywords is None or index.generation >= self._keywords.generation:
