@@ -6,7 +6,9 @@
     ├── ConfigError                 bad bestbefore.toml / settings (names the key and the line)
     ├── SourceError                 a source cannot be read at all (missing folder, ...)
     ├── EmbedderMismatchError       the index was built with another embedder: run ``bestbefore ingest --full``
-    ├── StoreError                  the vector store failed
+    ├── StoreError                  the vector store (or the query ledger) failed
+    │   ├── IndexUnavailableError   the store's server cannot be reached right now (names WEAVIATE_URL)
+    │   └── LedgerUnavailableError  the query ledger's database cannot be reached (writes wait; reads fail)
     └── ProviderError               a model provider (embed / rerank / chat) failed
         ├── ProviderAuthError       bad or missing API key (says which variable to fix)
         └── ProviderUnavailableError  outage, 429s or 5xx beyond the retry deadline
@@ -43,6 +45,10 @@ class StoreError(BestBeforeError):
     pass
 
 
+class LedgerUnavailableError(StoreError):
+    pass
+
+
 class ProviderError(BestBeforeError):
     pass
 
@@ -53,3 +59,7 @@ class ProviderAuthError(ProviderError):
 
 class ProviderUnavailableError(ProviderError):
     pass
+
+
+class IndexUnavailableError(StoreError):
+    """The document index (Weaviate) cannot be reached right now; it may come back."""

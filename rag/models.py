@@ -42,6 +42,7 @@ class Document:
     url: str | None = None
     owner: str | None = None
     format: str = "text"  # markdown | text | html | rst | pdf
+    date_warning: str | None = None  # why a date in the file was not trusted (future, not a date)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,15 @@ class SkippedFile:
     source: str
     path: str
     reason: str
+
+
+@dataclass(frozen=True)
+class DateWarning:
+    """A date in a document that was not trusted (in the future, or not a date); the document was dated otherwise."""
+
+    source: str
+    path: str
+    warning: str
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,7 @@ class DocMeta:
     date_origin: DateOrigin
     url: str | None = None
     owner: str | None = None
+    date_warning: str | None = None  # shown by `bestbefore sources`: a front-matter date that was not trusted
 
     @classmethod
     def of(cls, doc: Document, updated_at: datetime, origin: DateOrigin) -> DocMeta:
@@ -91,6 +102,7 @@ class DocMeta:
             date_origin=origin,
             url=doc.url,
             owner=doc.owner,
+            date_warning=doc.date_warning,
         )
 
 

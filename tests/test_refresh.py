@@ -379,10 +379,11 @@ def test_refresh_reports_chunks_longer_than_the_model_window(tmp_path: Path) -> 
     embedder = MiniLMEmbedder()
     store = SQLiteStore(tmp_path / "index.sqlite")
     store.ensure_embedder(embedder.id, embedder.dimension)
-    heading = " ".join(f"word{i}" for i in range(200))  # a heading path alone longer than the 254-token window
+    title = ("x1y2 " * 40)[:199]  # ~160 word pieces, just under the heading cap (MAX_HEADING_CHARS)
+    nested = f"# {title}\n\n## {title}\n\n### {title}\n\nShort body."  # its heading path alone: ~480 word pieces
     docs = [
         make_doc("kb", "fine.md", "# Leave\n\n" + "Ask your manager before you book a holiday. " * 60),
-        make_doc("kb", "odd.md", f"# {heading}\n\nShort body."),
+        make_doc("kb", "odd.md", nested),
     ]
     plan = plan_refresh(docs, {}, now=NOW)
     result = apply_refresh(plan, store=store, embedder=embedder, chunking=CHUNKING)
