@@ -162,6 +162,7 @@ def refresh_table(result: RefreshResult) -> Table:
         ("chunks embedded", result.chunks_embedded),
         ("chunks reused", result.chunks_reused),
         ("chunks deleted", result.chunks_deleted),
+        ("chunks truncated by the model", result.chunks_truncated),
         ("seconds", f"{result.seconds:.2f}"),
     ):
         table.add_row(label, str(value))

@@ -76,6 +76,7 @@ class RefreshResult:
     chunks_embedded: int = 0
     chunks_reused: int = 0
     chunks_deleted: int = 0
+    chunks_truncated: int = 0  # embedded chunks longer than the model's window (it read only their beginning)
     embedding_tokens: int = 0
     seconds: float = 0.0
     skipped: list[SkippedFile] = field(default_factory=list)
@@ -104,7 +105,7 @@ class RefreshResult:
     def merge(self, other: RefreshResult) -> None:
         for name in (
             "docs_new", "docs_changed", "docs_unchanged", "docs_removed", "docs_skipped", "docs_relabelled",
-            "chunks_embedded", "chunks_reused", "chunks_deleted", "embedding_tokens", "seconds",
+            "chunks_embedded", "chunks_reused", "chunks_deleted", "chunks_truncated", "embedding_tokens", "seconds",
         ):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.skipped.extend(other.skipped)
@@ -182,7 +183,8 @@ def apply_refresh(
             progress(done, total)
     # Chunk every doc to write and look up reusable vectors before the first write: a chunk that moves from a doc
     # written early to one written later is still found (the early write removes it from its old doc).
-    chunked = _chunk_each(plan, chunking, result)
+    # Chunks are sized with the embedder's own tokenizer against its window (rag.tokens.TokenCounter).
+    chunked = _chunk_each(plan, chunking, embedder, result)
     known = store.vectors_by_chunk_hash([c.chunk_hash for _, chunks in chunked for c in chunks]) if chunked else {}
     pending: list[tuple[DocChange, list[Chunk]]] = []
     pending_chunks = 0
@@ -207,13 +209,13 @@ def apply_refresh(
 
 
 def _chunk_each(
-    plan: RefreshPlan, chunking: ChunkingSettings, result: RefreshResult
+    plan: RefreshPlan, chunking: ChunkingSettings, embedder: Embedder, result: RefreshResult
 ) -> list[tuple[DocChange, list[Chunk]]]:
     """Chunk every doc to write; one that cannot be chunked is skipped with the reason (its stored version stays)."""
     chunked: list[tuple[DocChange, list[Chunk]]] = []
     for change in plan.writes:
         try:
-            chunked.append((change, chunk_document(change.doc, chunking)))
+            chunked.append((change, chunk_document(change.doc, chunking, embedder)))
         except Exception as exc:
             log.debug("chunking %s failed", change.doc.doc_id, exc_info=True)
             result.skipped.append(
@@ -243,6 +245,7 @@ def _write_group(
         batch = embedder.embed(list(missing.values()), input_type=InputType.DOCUMENT)
         result.embedding_tokens += batch.tokens
         result.chunks_embedded += len(missing)
+        result.chunks_truncated += batch.truncated
         known.update(zip(missing.keys(), batch.vectors, strict=True))
     for change, chunks in group:
         records = [ChunkRecord(chunk, change.meta, known[chunk.chunk_hash]) for chunk in chunks]

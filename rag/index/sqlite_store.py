@@ -3,11 +3,14 @@
 Each document's chunks are replaced in one transaction (new rows upserted, then old rows deleted), so a reader
 sees the old version or the new one, never neither and never both. Vectors are kept in memory, loaded lazily,
 and reloaded when the file's ``generation`` counter shows that any connection (this process or another) wrote.
+Keyword search is answered from an in-memory BM25 index over FTS5's own tokens (``rag.index.keyword_index``,
+the same scores) built in the background after each write; until it is current, FTS5 answers.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sqlite3
 import threading
@@ -19,6 +22,7 @@ import numpy as np
 
 from rag.errors import EmbedderMismatchError, StoreError
 from rag.index.fusion import relative_score_fusion, top_k
+from rag.index.keyword_index import KeywordIndex, QueryStemmer
 from rag.models import Chunk, ChunkRecord, DateOrigin, DocMeta, SearchFilter, SearchHit, StoredDoc
 
 _SCHEMA = """
@@ -54,12 +58,20 @@ STOPWORDS = frozenset(
 )
 
 
+log = logging.getLogger(__name__)
+
+
+def query_terms(text: str) -> list[str]:
+    """A free-text question's distinct non-stopword words, lower-cased (at most 64)."""
+    return [t for t in dict.fromkeys(w.lower() for w in _WORD.findall(text)) if t not in STOPWORDS][:64]
+
+
 def fts_query(text: str) -> str | None:
     """A free-text question as an FTS5 OR query of its distinct non-stopword terms (None if nothing is left)."""
-    terms = [t for t in dict.fromkeys(w.lower() for w in _WORD.findall(text)) if t not in STOPWORDS]
+    terms = query_terms(text)
     if not terms:
         return None
-    return " OR ".join(f'"{term}"' for term in terms[:64])
+    return " OR ".join(f'"{term}"' for term in terms)
 
 
 class _VectorCache:
@@ -85,6 +97,11 @@ class SQLiteStore:
         if "date_warning" not in {row[1] for row in self._db.execute("PRAGMA table_info(docs)")}:
             self._db.execute("ALTER TABLE docs ADD COLUMN date_warning TEXT")  # indexes built before #10
         self._vectors: _VectorCache | None = None
+        self._keywords: KeywordIndex | None = None
+        self._keyword_build: threading.Thread | None = None
+        # the index is built on a second connection, which an in-memory database cannot have
+        self._keyword_failed: int | None = -1 if str(path) == ":memory:" else None  # generation it failed at
+        self._stemmer = QueryStemmer()
 
     # -- embedder identity -------------------------------------------------------------------------------------
     def ensure_embedder(self, embedder_id: str, dimension: int) -> None:
@@ -301,10 +318,20 @@ class SQLiteStore:
         return self._vectors
 
     def bm25_search(self, query: str, *, limit: int, where: SearchFilter | None = None) -> dict[int, float]:
-        """rowid -> BM25 score (higher is better)."""
-        match = fts_query(query)
-        if match is None:
+        """rowid -> BM25 score (higher is better): FTS5's ``bm25()`` with the title weighted ``title_weight``."""
+        terms = query_terms(query)
+        if not terms:
             return {}
+        index = self._current_keywords()
+        if index is not None:
+            phrases = self._stemmer.tokens(terms)
+            if all(len(p) <= 1 for p in phrases):  # a word FTS5 splits in two is a phrase: FTS5 answers that
+                allowed = self._allowed(index.rowids, index.sources, where)
+                return index.search([p[0] for p in phrases if p], limit=limit, allowed=allowed)
+        return self._bm25_fts5(terms, limit=limit, where=where)
+
+    def _bm25_fts5(self, terms: list[str], *, limit: int, where: SearchFilter | None) -> dict[int, float]:
+        match = " OR ".join(f'"{term}"' for term in terms)
         sql = f"SELECT rowid, -bm25(chunks_fts, {self._title_weight}, 1.0) FROM chunks_fts WHERE chunks_fts MATCH ?"
         params: list[object] = [match]
         restriction, extra = _filter_sql(where)
@@ -321,23 +348,68 @@ class SQLiteStore:
             except sqlite3.OperationalError as exc:
                 raise StoreError(f"BM25 search failed: {exc}") from exc
 
+    def _current_keywords(self) -> KeywordIndex | None:
+        """The in-memory keyword index if it reflects the file as it is now; else start (re)building it."""
+        with self._lock:
+            generation = self._generation()
+            index = self._keywords
+            if index is not None and index.generation == generation:
+                return index
+            if self._keyword_failed in (-1, generation):  # FTS5 answers until the next write
+                return None
+            if self._keyword_build is None or not self._keyword_build.is_alive():
+                self._keyword_build = threading.Thread(
+                    target=self._build_keywords, args=(generation,), name="bestbefore-keyword-index", daemon=True
+                )
+                self._keyword_build.start()
+        return None
+
+    def _build_keywords(self, generation: int) -> None:
+        try:
+            db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            try:
+                index = KeywordIndex.build(db, title_weight=self._title_weight)
+            finally:
+                db.close()
+        except Exception as exc:  # FTS5 keeps answering; the first search after the next write tries again
+            log.warning("Could not build the in-memory keyword index of %s: %s", self.path, exc)
+            with self._lock:
+                self._keyword_failed = generation
+            return
+        with self._lock:
+            if self._keywords is None or index.generation >= self._keywords.generation:
+                self._keywords = index
+
+    def warm_up(self, timeout: float | None = None) -> None:
+        """Load the vectors and build the keyword index now, so the first questions do not pay for it."""
+        with self._lock:
+            self._load_vectors()
+        self._current_keywords()
+        build = self._keyword_build
+        if build is not None:
+            build.join(timeout)
+
+    def _allowed(self, rowids: np.ndarray, sources: np.ndarray, where: SearchFilter | None) -> np.ndarray | None:
+        """Which positions a filter lets through (``None``: all of them)."""
+        if where is None or (where.sources is None and where.doc_ids is None):
+            return None
+        mask = np.ones(len(rowids), dtype=bool)
+        if where.sources is not None:
+            mask &= np.isin(sources, list(where.sources))
+        if where.doc_ids is not None:
+            with self._lock:
+                mask &= np.isin(rowids, self._rowids_of_docs(where.doc_ids))
+        return mask
+
     def vector_search(self, vector: np.ndarray, *, limit: int, where: SearchFilter | None = None) -> dict[int, float]:
         """rowid -> cosine similarity (vectors are normalised)."""
         with self._lock:
             cache = self._load_vectors()
-            if where and where.doc_ids is not None:
-                allowed = self._rowids_of_docs(where.doc_ids)
-            else:
-                allowed = None
         if cache.matrix.size == 0:
             return {}
         scores = cache.matrix @ np.asarray(vector, dtype=np.float32).reshape(-1)
-        mask = np.ones(len(scores), dtype=bool)
-        if where and where.sources is not None:
-            mask &= np.isin(cache.sources, list(where.sources))
-        if allowed is not None:
-            mask &= np.isin(cache.rowids, allowed)
-        candidates = np.flatnonzero(mask)
+        mask = self._allowed(cache.rowids, cache.sources, where)
+        candidates = np.arange(len(scores)) if mask is None else np.flatnonzero(mask)
         if candidates.size == 0:
             return {}
         if candidates.size > limit:  # partial selection: a full sort of 100k scores costs more than the rest
@@ -403,6 +475,7 @@ class SQLiteStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            self._stemmer.close()
 
 
 def _meta(row: Sequence[object], *, date_warning: object = None) -> DocMeta:
