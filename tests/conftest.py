@@ -17,6 +17,7 @@ from tests.slack_fake import FakeSlack
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 HANDBOOK_BUNDLE = SHARED_DATA / "handbook" / "handbook.bundle"
+GDS_WAY_BUNDLE = SHARED_DATA / "gds-way" / "gds-way.bundle"
 SCIFACT = SHARED_DATA / "scifact"
 EXAMPLES = ROOT / "examples" / "handbook"
 
@@ -124,6 +125,16 @@ def handbook_clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip(f"{HANDBOOK_BUNDLE} not found (the shared data folder sits beside the project)")
     target = tmp_path_factory.mktemp("handbook") / "handbook"
     subprocess.run(["git", "clone", "-q", str(HANDBOOK_BUNDLE), str(target)], check=True)
+    return target
+
+
+@pytest.fixture(scope="session")
+def gds_way_clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """GOV.UK's GDS Way (Middleman + tech-docs gem; git bundle in ../shared/data), cloned once per test session."""
+    if not GDS_WAY_BUNDLE.exists():
+        pytest.skip(f"{GDS_WAY_BUNDLE} not found (the shared data folder sits beside the project)")
+    target = tmp_path_factory.mktemp("gds-way") / "gds-way"
+    subprocess.run(["git", "clone", "-q", str(GDS_WAY_BUNDLE), str(target)], check=True)
     return target
 
 

@@ -23,9 +23,9 @@ from rag.config import SourceConfig
 from rag.errors import SourceError
 from rag.ingest.gitdates import GitDates, find_git_dates
 from rag.ingest.readers import (
-    FORMATS,
     ParsedFile,
     ReadError,
+    format_of,
     meta_text,
     parse_file,
     pick_front_matter_date,
@@ -117,7 +117,7 @@ def _document(config: SourceConfig, rel: str, item: ParsedFile, text: str, git: 
         doc_id=f"{config.name}:{rel}",
         source=config.name,
         path=rel,
-        title=meta_text(item.meta, "title") or item.title or prettify_stem(rel),
+        title=item.title or prettify_stem(rel),
         text=text,
         source_hash=source_hash(text),
         updated_at=updated_at,
@@ -195,7 +195,7 @@ def _selection(rel: str, include: Sequence[str], exclude: Sequence[str]) -> str 
     if not matched:
         return None
     suffix = PurePosixPath(rel).suffix.lower()
-    if suffix in FORMATS:
+    if format_of(rel) is not None:
         return ""
     if any(_names_suffix(pattern, suffix) for pattern in matched):
         return f"unsupported file type {suffix or '(no extension)'}"
