@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.durations import parse_duration
 from rag.errors import ConfigError
+from rag.ingest.page_urls import check_rule
 
 CONFIG_FILE_NAME = "bestbefore.toml"
 
@@ -31,6 +32,8 @@ class SourceConfig(_Section):
     include: list[str] = Field(default_factory=lambda: ["**/*"])
     exclude: list[str] = Field(default_factory=list)
     url_base: str | None = None
+    url: UrlRule | None = None  # page URL pattern, e.g. "{base}/{path_noext}/" (rag/ingest/page_urls.py)
+    owner: str | None = None  # default owner for nudges ("#channel", "@person"); front matter owner_slack wins
     staleness: Duration | None = None  # default threshold for this source
 
     @field_validator("name")
@@ -47,6 +50,7 @@ def _check_duration(value: str) -> str:
 
 
 Duration = Annotated[str, AfterValidator(_check_duration)]
+UrlRule = Annotated[str, AfterValidator(check_rule)]
 
 
 class StalenessConfig(_Section):

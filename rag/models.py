@@ -42,6 +42,8 @@ class Document:
     url: str | None = None
     owner: str | None = None
     format: str = "text"  # markdown | text | html | rst | pdf
+    review_in: str | None = None  # the page's own review period ("6 months"): beats source and path thresholds
+    review_by: datetime | None = None  # or its absolute review-by date (front matter review_by / expires)
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,8 @@ class DocMeta:
     date_origin: DateOrigin
     url: str | None = None
     owner: str | None = None
+    review_in: str | None = None
+    review_by: datetime | None = None
 
     @classmethod
     def of(cls, doc: Document, updated_at: datetime, origin: DateOrigin) -> DocMeta:
@@ -91,6 +95,8 @@ class DocMeta:
             date_origin=origin,
             url=doc.url,
             owner=doc.owner,
+            review_in=doc.review_in,
+            review_by=doc.review_by,
         )
 
 

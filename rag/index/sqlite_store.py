@@ -25,7 +25,8 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS docs (
     doc_id TEXT PRIMARY KEY, source TEXT NOT NULL, path TEXT NOT NULL, title TEXT NOT NULL,
-    source_hash TEXT NOT NULL, updated_at TEXT NOT NULL, date_origin TEXT NOT NULL, url TEXT, owner TEXT
+    source_hash TEXT NOT NULL, updated_at TEXT NOT NULL, date_origin TEXT NOT NULL, url TEXT, owner TEXT,
+    review_in TEXT, review_by TEXT
 );
 CREATE INDEX IF NOT EXISTS docs_source ON docs(source);
 CREATE INDEX IF NOT EXISTS docs_hash ON docs(source_hash);
@@ -41,6 +42,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
 INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0');
 """
 
+_DOC_COLUMNS = "doc_id, source, path, title, source_hash, updated_at, date_origin, url, owner, review_in, review_by"
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 # How many chunks each side (BM25, vector) contributes to the fusion. Tuned on SciFact train (docs/benchmarks.md):
 # deeper lists make the min-max normalisation steadier (+0.01 nDCG@10 over 50) and cost ~nothing, since FTS5
@@ -81,7 +83,15 @@ class SQLiteStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._add_review_columns()
         self._vectors: _VectorCache | None = None
+
+    def _add_review_columns(self) -> None:
+        """Indexes written before page-expiry rules (#12) get the two columns (NULL: no rule of their own)."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(docs)")}
+        for name in ("review_in", "review_by"):
+            if name not in columns:
+                self._db.execute(f"ALTER TABLE docs ADD COLUMN {name} TEXT")
 
     # -- embedder identity -------------------------------------------------------------------------------------
     def ensure_embedder(self, embedder_id: str, dimension: int) -> None:
@@ -177,10 +187,11 @@ class SQLiteStore:
 
     def _write_doc(self, doc: DocMeta) -> None:
         self._db.execute(
-            "INSERT INTO docs(doc_id, source, path, title, source_hash, updated_at, date_origin, url, owner) "
-            "VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(doc_id) DO UPDATE SET source=excluded.source, "
-            "path=excluded.path, title=excluded.title, source_hash=excluded.source_hash, "
-            "updated_at=excluded.updated_at, date_origin=excluded.date_origin, url=excluded.url, owner=excluded.owner",
+            "INSERT INTO docs(doc_id, source, path, title, source_hash, updated_at, date_origin, url, owner, "
+            "review_in, review_by) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(doc_id) DO UPDATE SET "
+            "source=excluded.source, path=excluded.path, title=excluded.title, source_hash=excluded.source_hash, "
+            "updated_at=excluded.updated_at, date_origin=excluded.date_origin, url=excluded.url, "
+            "owner=excluded.owner, review_in=excluded.review_in, review_by=excluded.review_by",
             (
                 doc.doc_id,
                 doc.source,
@@ -191,6 +202,8 @@ class SQLiteStore:
                 doc.date_origin.value,
                 doc.url,
                 doc.owner,
+                doc.review_in,
+                doc.review_by.isoformat() if doc.review_by else None,
             ),
         )
 
@@ -231,7 +244,7 @@ class SQLiteStore:
     def stored_docs(self, source: str | None = None) -> dict[str, StoredDoc]:
         # Two narrow queries (doc rows once, not once per chunk) in one read transaction (one snapshot).
         params: tuple[str, ...] = () if source is None else (source,)
-        doc_sql = "SELECT doc_id, source, path, title, source_hash, updated_at, date_origin, url, owner FROM docs"
+        doc_sql = f"SELECT {_DOC_COLUMNS} FROM docs"
         chunk_sql = "SELECT doc_id, chunk_id, chunk_hash FROM chunks"
         if source is not None:
             doc_sql += " WHERE source = ?"
@@ -373,22 +386,23 @@ class SQLiteStore:
             return {}
         marks = ",".join("?" * len(rowids))
         sql = (
-            "SELECT d.doc_id, d.source, d.path, d.title, d.source_hash, d.updated_at, d.date_origin, d.url, "
-            "d.owner, c.chunk_id, c.chunk_hash, c.rowid, c.ordinal, c.text, c.heading_path "
-            f"FROM chunks c JOIN docs d ON d.doc_id = c.doc_id WHERE c.rowid IN ({marks})"
+            "SELECT c.chunk_id, c.chunk_hash, c.rowid, c.ordinal, c.text, c.heading_path, "
+            + ", ".join(f"d.{column.strip()}" for column in _DOC_COLUMNS.split(","))
+            + f" FROM chunks c JOIN docs d ON d.doc_id = c.doc_id WHERE c.rowid IN ({marks})"
         )
         out: dict[int, tuple[Chunk, DocMeta]] = {}
         with self._lock:
             for row in self._db.execute(sql, tuple(rowids)):
+                meta = _meta(row[6:])
                 chunk = Chunk(
-                    chunk_id=row[9],
-                    doc_id=row[0],
-                    ordinal=row[12],
-                    text=row[13],
-                    chunk_hash=row[10],
-                    heading_path=tuple(json.loads(row[14])),
+                    chunk_id=row[0],
+                    doc_id=meta.doc_id,
+                    ordinal=row[3],
+                    text=row[4],
+                    chunk_hash=row[1],
+                    heading_path=tuple(json.loads(row[5])),
                 )
-                out[int(row[11])] = (chunk, _meta(row))
+                out[int(row[2])] = (chunk, meta)
         return out
 
     def close(self) -> None:
@@ -407,6 +421,8 @@ def _meta(row: Sequence[object]) -> DocMeta:
         date_origin=DateOrigin(str(row[6])),
         url=None if row[7] is None else str(row[7]),
         owner=None if row[8] is None else str(row[8]),
+        review_in=None if row[9] is None else str(row[9]),
+        review_by=None if row[10] is None else datetime.fromisoformat(str(row[10])),
     )
 
 

@@ -33,7 +33,10 @@ from rag.models import Chunk, ChunkRecord, DateOrigin, DocMeta, SearchFilter, Se
 VECTOR = "default"
 PAGE = 1000  # objects per fetch; well below Weaviate's QUERY_MAXIMUM_RESULTS (10 000)
 IN_LIST = 200  # values per ContainsAny filter
-META_PROPS = ["doc_id", "source", "path", "title", "url", "owner", "updated_at", "date_origin", "source_hash"]
+META_PROPS = [
+    "doc_id", "source", "path", "title", "url", "owner", "updated_at", "date_origin", "source_hash", "review_in",
+    "review_by",
+]  # fmt: skip
 CHUNK_PROPS = ["chunk_id", "chunk_hash", "ordinal", "heading_path"]
 _KEYWORD = re.compile(r"Result Set keyword[^)]*\) Document [^:]+: original score ([-+0-9.eE]+)")
 
@@ -47,6 +50,7 @@ def _field(name: str) -> Property:
 
 CHUNK_SCHEMA = [
     *(_field(n) for n in ("doc_id", "source", "path", "url", "owner", "date_origin", "source_hash")),
+    *(_field(n) for n in ("review_in", "review_by")),
     *(_field(n) for n in ("chunk_id", "chunk_hash")),
     Property(name="title", data_type=DataType.TEXT, tokenization=Tokenization.WORD, skip_vectorization=True),
     Property(name="text", data_type=DataType.TEXT, tokenization=Tokenization.WORD, skip_vectorization=True),
@@ -359,6 +363,8 @@ def _meta_properties(meta: DocMeta) -> dict[str, Any]:
         "updated_at": meta.updated_at.astimezone(UTC),
         "date_origin": meta.date_origin.value,
         "source_hash": meta.source_hash,
+        "review_in": meta.review_in or "",
+        "review_by": meta.review_by.isoformat() if meta.review_by else "",
     }
 
 
@@ -395,6 +401,8 @@ def _meta(props: dict[str, Any]) -> DocMeta:
         date_origin=DateOrigin(str(props["date_origin"])),
         url=props.get("url") or None,
         owner=props.get("owner") or None,
+        review_in=props.get("review_in") or None,
+        review_by=datetime.fromisoformat(props["review_by"]) if props.get("review_by") else None,
     )
 
 

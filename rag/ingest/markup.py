@@ -327,3 +327,25 @@ def clean_inline(text: str) -> str:
     stripped = strip_templates(text)
     stripped = _TAG.sub("", stripped)
     return " ".join(html.unescape(stripped).split())
+
+
+def searchable_front_matter(meta: Mapping[str, Any]) -> str | None:
+    """Front matter a reader would search by: ``description``, ``summary``, ``keywords``/``tags`` and the
+    ``questions`` a page says it answers (only real questions; the 18F handbook's ``questions`` list Slack channels
+    to ask, which are not). Template syntax and HTML removed."""
+    parts: list[str] = []
+    for key in ("description", "summary", "subtitle", "keywords", "tags"):
+        text = _front_matter_text(meta.get(key))
+        if text:
+            parts.append(clean_inline(text))
+    questions = meta.get("questions")
+    if isinstance(questions, list):
+        parts.extend(clean_inline(q) for q in questions if isinstance(q, str) and q.strip().endswith("?"))
+    joined = "\n".join(part for part in parts if part)
+    return joined or None
+
+
+def _front_matter_text(value: object) -> str | None:
+    if isinstance(value, list | tuple):
+        value = ", ".join(str(item).strip() for item in value if isinstance(item, str | int | float))
+    return str(value).strip() or None if isinstance(value, str | int | float) else None

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from rag.ingest.htmltext import html_to_text
-from rag.ingest.markup import clean_inline, clean_markdown
+from rag.ingest.markup import clean_inline, clean_markdown, searchable_front_matter
 
 FORMATS: dict[str, str] = {
     ".md": "markdown",
@@ -34,7 +34,8 @@ FORMATS: dict[str, str] = {
 # Template-wrapped Markdown, named by its compound suffix (Middleman / GOV.UK tech-docs: ``page.html.md.erb``).
 TEMPLATE_FORMATS: dict[str, str] = {".md.erb": "markdown", ".markdown.erb": "markdown", ".md.liquid": "markdown"}
 
-DATE_KEYS: tuple[str, ...] = ("last_reviewed", "updated", "date")  # front matter date fields, best first
+# front matter date fields, best first (last_reviewed_on: GOV.UK tech-docs page expiry)
+DATE_KEYS: tuple[str, ...] = ("last_reviewed_on", "last_reviewed", "updated", "date")
 _DATE_FORMATS: tuple[str, ...] = ("%Y/%m/%d", "%d %B %Y", "%B %d, %Y", "%d %b %Y", "%b %d, %Y")
 
 
@@ -65,6 +66,9 @@ def parse_file(path: str, data: bytes) -> ParsedFile:
     if fmt == "markdown":
         meta, body = split_front_matter(text)
         clean = clean_markdown(body, meta)
+        summary = searchable_front_matter(meta)  # description / keywords: searchable like the page's own text
+        if summary:
+            clean = f"{summary}\n\n{clean}"
         title = meta_text(meta, "title")
         return ParsedFile(
             format=fmt, body=clean, title=clean_inline(title) if title else markdown_title(clean), meta=meta

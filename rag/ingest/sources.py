@@ -22,6 +22,13 @@ from urllib.parse import quote
 from rag.config import SourceConfig
 from rag.errors import SourceError
 from rag.ingest.gitdates import GitDates, find_git_dates
+from rag.ingest.page_expiry import (
+    page_owner,
+    review_rule,
+    tech_docs_config,
+    tech_docs_default_owner,
+)
+from rag.ingest.page_urls import page_url
 from rag.ingest.readers import (
     ParsedFile,
     ReadError,
@@ -95,19 +102,23 @@ def scan_source(config: SourceConfig, *, paths: Sequence[str] | None = None) -> 
     undated = [rel for rel, item in parsed.items() if pick_front_matter_date(item.meta) is None]
     git = find_git_dates(root, None if paths is None else undated) if undated else None
 
+    default_owner = config.owner or tech_docs_default_owner(tech_docs_config(root))
     documents: list[Document] = []
     for rel, item in parsed.items():
         text = normalise_text(item.body)
         if not text:
             skipped.append(SkippedFile(config.name, rel, _empty_reason(item)))
             continue
-        documents.append(_document(config, rel, item, text, git))
+        documents.append(_document(config, rel, item, text, git, default_owner))
     documents.sort(key=lambda doc: doc.path)
     skipped.sort(key=lambda skip: skip.path)
     return SourceScan(documents=documents, skipped=skipped)
 
 
-def _document(config: SourceConfig, rel: str, item: ParsedFile, text: str, git: GitDates | None) -> Document:
+def _document(
+    config: SourceConfig, rel: str, item: ParsedFile, text: str, git: GitDates | None, default_owner: str | None
+) -> Document:
+    rule = review_rule(item.meta)
     updated_at: datetime | None = pick_front_matter_date(item.meta)
     origin: DateOrigin | None = DateOrigin.FRONT_MATTER if updated_at else None
     if updated_at is None and git is not None:
@@ -122,9 +133,11 @@ def _document(config: SourceConfig, rel: str, item: ParsedFile, text: str, git: 
         source_hash=source_hash(text),
         updated_at=updated_at,
         date_origin=origin,
-        url=join_url(config.url_base, rel) if config.url_base else None,
-        owner=meta_text(item.meta, "owner"),
+        url=page_url(config.url, config.url_base, rel, item.meta),
+        owner=page_owner(item.meta, default_owner),
         format=item.format,
+        review_in=rule.review_in,
+        review_by=rule.review_by,
     )
 
 
