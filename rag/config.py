@@ -221,7 +221,12 @@ def load_settings(config: Path | None = None, *, cwd: Path | None = None, **over
     elif not path.exists():
         raise ConfigError(f"Config file {path} does not exist")
     app = load_app_config(path) if path else AppConfig()
-    return Settings(app=app, config_path=path, **overrides)
+    settings = Settings(app=app, config_path=path, **overrides)
+    if path is None:  # zero configuration: the folders `bestbefore ingest PATH` remembered
+        from rag.remembered_sources import remembered  # imported here: it builds on this module's SourceConfig
+
+        settings.app.sources = remembered(settings.bestbefore_home)
+    return settings
 
 
 def load_app_config(path: Path) -> AppConfig:
