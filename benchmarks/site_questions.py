@@ -100,8 +100,8 @@ def main() -> None:
         for name, (source, questions) in sites(clones).items():
             started = time.perf_counter()
             store = SQLiteStore(clones / f"{name}.sqlite", title_weight=index.title_weight)
-            pipeline = site_pipeline(source, store, embedder, index)
-            report = evaluate_site(name, load_questions(questions), pipeline)
+            pipeline, pages = site_pipeline(source, store, embedder, index)
+            report = evaluate_site(name, load_questions(questions), pipeline, pages)
             rows.extend(report_lines(report, linked_by_site(name, source.path), args.verbose))
             print(f"{name}: {store.count_chunks()} chunks, {time.perf_counter() - started:.0f} s", file=sys.stderr)
             store.close()

@@ -44,6 +44,7 @@ class Document:
     format: str = "text"  # markdown | text | html | rst | pdf
     review_in: str | None = None  # the page's own review period ("6 months"): beats source and path thresholds
     review_by: datetime | None = None  # or its absolute review-by date (front matter review_by / expires)
+    keywords: str | None = None  # front matter keywords / tags: searched with the title, never quoted
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class DocMeta:
     owner: str | None = None
     review_in: str | None = None
     review_by: datetime | None = None
+    keywords: str | None = None
 
     @classmethod
     def of(cls, doc: Document, updated_at: datetime, origin: DateOrigin) -> DocMeta:
@@ -97,6 +99,7 @@ class DocMeta:
             owner=doc.owner,
             review_in=doc.review_in,
             review_by=doc.review_by,
+            keywords=doc.keywords,
         )
 
 

@@ -30,7 +30,7 @@ _ABBREVIATION = re.compile(r"(?:\b(?:e\.g|i\.e|etc|vs|Mr|Mrs|Ms|Dr|St|No|Inc|Ltd
 _LIST_MARKER = re.compile(r"^(?:[-*+•]|\d+[.)])\s+")
 _ENDS_SENTENCE = re.compile(r"[.!?][)\"'”’]*$")
 _NAVIGATION = re.compile(
-    r"^(?:see(?: also)?\b|read (?:more|about|the)\b|learn more\b|find out more\b|back (?:to|from)\b|next\b|previous\b|"
+    r"^(?:(?:you can |please )?(?:see|read (?:more|about|the)|learn more|find out more)\b|see also\b|back (?:to|from)\b|next\b|previous\b|"
     r"return to\b|go to\b|more information\b|for more (?:information|details)\b|related\b|table of contents\b|"
     r"head (?:on )?over\b|check out\b|visit\b)|click here|\btable of contents\b",
     re.I,
@@ -76,6 +76,12 @@ def chunk_sentences(text: str) -> list[Sentence]:
     paragraph split into overlapping windows) loses those broken ends; headings and lines too short to say
     anything are not sentences."""
     lines = [line.strip() for line in text.split("\n")]
+    in_code = False
+    for index, line in enumerate(lines):  # code blocks (between ``` lines) are shown, never quoted as sentences
+        fence = line.startswith("```")
+        if fence or in_code:
+            lines[index] = ""
+        in_code = in_code != fence
     filled = [index for index, line in enumerate(lines) if line and not line.startswith("#")]
     out: list[Sentence] = []
     for index in filled:
@@ -87,8 +93,8 @@ def chunk_sentences(text: str) -> list[Sentence]:
                 continue  # the chunk starts inside a sentence (a long paragraph split into windows)
             if index == filled[-1] and number == len(parts) - 1 and not marker and not punctuated:
                 continue  # ... or ends inside one
-            if len(part.split()) < MIN_WORDS:
-                continue  # a heading-like line or a fragment
+            if len(part.split()) < MIN_WORDS or (len(parts) == 1 and not marker and not punctuated and len(part) < 60):
+                continue  # a fragment, or a short unpunctuated line: a heading, a caption, a subtitle
             out.append(Sentence(part, len(out), list_item=bool(marker)))
     return out
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from rag.answer.pipeline import RagPipeline, answer_question, utcnow
 from rag.config import IndexConfig, SourceConfig
 from rag.index.indexing import chunking_settings, refresh_source
 from rag.index.store import VectorStore
+from rag.ingest.sources import scan_source
 from rag.models import Answer
 from rag.providers.embedding import Embedder
 
@@ -100,14 +101,26 @@ def answer_sentences(text: str) -> list[str]:
     return [piece.strip() for piece in pieces if piece and piece.strip()]
 
 
-def cut_sentences(answer: Answer) -> list[str]:
-    """Answer sentences that are neither punctuated as a sentence's end nor a whole line (a list item, a table
-    row) of the evidence they came from."""
-    lines = {_LIST_MARKER.sub("", " ".join(line.split())) for hit in answer.hits for line in hit.chunk.text.split("\n")}
-    return [s for s in answer_sentences(answer.text) if not _ENDS_WHOLE.search(s) and s not in lines]
+def cut_sentences(answer: Answer, pages: Mapping[str, str]) -> list[str]:
+    """Answer sentences that do not end where a sentence ends: neither punctuated as one nor at the end of a line
+    (a list item, a table row) of a cited page's full text (``pages``: doc id -> text)."""
+    line_ends = [
+        _LIST_MARKER.sub("", " ".join(line.split()))
+        for source in answer.sources
+        if source.cited
+        for line in pages.get(source.doc_id, "").split("\n")
+    ]
+    return [
+        sentence
+        for sentence in answer_sentences(answer.text)
+        if not _ENDS_WHOLE.search(sentence) and not any(line.endswith(sentence) for line in line_ends)
+    ]
 
 
-def evaluate_site(name: str, questions: Sequence[SiteQuestion], pipeline: RagPipeline) -> SiteReport:
+def evaluate_site(
+    name: str, questions: Sequence[SiteQuestion], pipeline: RagPipeline, pages: Mapping[str, str]
+) -> SiteReport:
+    """Ask every question; ``pages`` (doc id -> cleaned text) is what answers are checked against."""
     results = []
     for item in questions:
         answer = answer_question(item.question, pipeline)
@@ -125,7 +138,7 @@ def evaluate_site(name: str, questions: Sequence[SiteQuestion], pipeline: RagPip
                 ranked=ranked,
                 answer=text,
                 refused=answer.refused,
-                cut=cut_sentences(answer) if text else [],
+                cut=cut_sentences(answer, pages) if text else [],
                 markup=MARKUP.findall(_CITATION.sub("", text)),
                 cited_urls=[s.url for s in answer.sources if s.cited and s.url],
             )
@@ -133,10 +146,14 @@ def evaluate_site(name: str, questions: Sequence[SiteQuestion], pipeline: RagPip
     return SiteReport(name, results)
 
 
-def site_pipeline(source: SourceConfig, store: VectorStore, embedder: Embedder, index: IndexConfig) -> RagPipeline:
-    """Index one documentation site into ``store`` and return the embedded-default answering pipeline over it."""
+def site_pipeline(
+    source: SourceConfig, store: VectorStore, embedder: Embedder, index: IndexConfig
+) -> tuple[RagPipeline, dict[str, str]]:
+    """Index one documentation site into ``store``; the embedded-default answering pipeline over it, and the
+    site's pages as indexed (doc id -> text)."""
     refresh_source(source, store=store, embedder=embedder, chunking=chunking_settings(index), now=utcnow())
-    return RagPipeline(
+    pages = {doc.doc_id: doc.text for doc in scan_source(source).documents}
+    pipeline = RagPipeline(
         store=store,
         embedder=embedder,
         generator=ExtractiveGenerator(),
@@ -145,3 +162,4 @@ def site_pipeline(source: SourceConfig, store: VectorStore, embedder: Embedder, 
         evidence=index.evidence,
         min_relevance=index.min_relevance,
     )
+    return pipeline, pages

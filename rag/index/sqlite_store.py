@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS docs (
     doc_id TEXT PRIMARY KEY, source TEXT NOT NULL, path TEXT NOT NULL, title TEXT NOT NULL,
     source_hash TEXT NOT NULL, updated_at TEXT NOT NULL, date_origin TEXT NOT NULL, url TEXT, owner TEXT,
-    review_in TEXT, review_by TEXT
+    review_in TEXT, review_by TEXT, keywords TEXT
 );
 CREATE INDEX IF NOT EXISTS docs_source ON docs(source);
 CREATE INDEX IF NOT EXISTS docs_hash ON docs(source_hash);
@@ -42,7 +42,9 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
 INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0');
 """
 
-_DOC_COLUMNS = "doc_id, source, path, title, source_hash, updated_at, date_origin, url, owner, review_in, review_by"
+_DOC_COLUMNS = (
+    "doc_id, source, path, title, source_hash, updated_at, date_origin, url, owner, review_in, review_by, keywords"
+)
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 # How many chunks each side (BM25, vector) contributes to the fusion. Tuned on SciFact train (docs/benchmarks.md):
 # deeper lists make the min-max normalisation steadier (+0.01 nDCG@10 over 50) and cost ~nothing, since FTS5
@@ -61,6 +63,11 @@ def fts_query(text: str) -> str | None:
     if not terms:
         return None
     return " OR ".join(f'"{term}"' for term in terms[:64])
+
+
+def searchable_title(meta: DocMeta) -> str:
+    """The keyword index's title column: the title and the page's front matter keywords (weighted like it)."""
+    return f"{meta.title}\n{meta.keywords}" if meta.keywords else meta.title
 
 
 class _VectorCache:
@@ -87,9 +94,9 @@ class SQLiteStore:
         self._vectors: _VectorCache | None = None
 
     def _add_review_columns(self) -> None:
-        """Indexes written before page-expiry rules (#12) get the two columns (NULL: no rule of their own)."""
+        """Indexes written before #12 get its columns (page review rules, keywords); NULL: none of their own."""
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(docs)")}
-        for name in ("review_in", "review_by"):
+        for name in ("review_in", "review_by", "keywords"):
             if name not in columns:
                 self._db.execute(f"ALTER TABLE docs ADD COLUMN {name} TEXT")
 
@@ -145,7 +152,8 @@ class SQLiteStore:
                 for rowid, text in rows:
                     self._db.execute("DELETE FROM chunks_fts WHERE rowid = ?", (rowid,))
                     self._db.execute(
-                        "INSERT INTO chunks_fts(rowid, title, body) VALUES (?,?,?)", (rowid, meta.title, text)
+                        "INSERT INTO chunks_fts(rowid, title, body) VALUES (?,?,?)",
+                        (rowid, searchable_title(meta), text),
                     )
                 self._bump()
                 self._db.execute("COMMIT")
@@ -188,10 +196,11 @@ class SQLiteStore:
     def _write_doc(self, doc: DocMeta) -> None:
         self._db.execute(
             "INSERT INTO docs(doc_id, source, path, title, source_hash, updated_at, date_origin, url, owner, "
-            "review_in, review_by) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(doc_id) DO UPDATE SET "
+            "review_in, review_by, keywords) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(doc_id) DO UPDATE SET "
             "source=excluded.source, path=excluded.path, title=excluded.title, source_hash=excluded.source_hash, "
             "updated_at=excluded.updated_at, date_origin=excluded.date_origin, url=excluded.url, "
-            "owner=excluded.owner, review_in=excluded.review_in, review_by=excluded.review_by",
+            "owner=excluded.owner, review_in=excluded.review_in, review_by=excluded.review_by, "
+            "keywords=excluded.keywords",
             (
                 doc.doc_id,
                 doc.source,
@@ -204,6 +213,7 @@ class SQLiteStore:
                 doc.owner,
                 doc.review_in,
                 doc.review_by.isoformat() if doc.review_by else None,
+                doc.keywords,
             ),
         )
 
@@ -227,7 +237,8 @@ class SQLiteStore:
             )
             self._db.execute("DELETE FROM chunks_fts WHERE rowid = ?", (rowid,))
         self._db.execute(
-            "INSERT INTO chunks_fts(rowid, title, body) VALUES (?,?,?)", (rowid, record.doc.title, chunk.text)
+            "INSERT INTO chunks_fts(rowid, title, body) VALUES (?,?,?)",
+            (rowid, searchable_title(record.doc), chunk.text),
         )
 
     def _delete_rows(self, rowids: list[int]) -> None:
@@ -423,6 +434,7 @@ def _meta(row: Sequence[object]) -> DocMeta:
         owner=None if row[8] is None else str(row[8]),
         review_in=None if row[9] is None else str(row[9]),
         review_by=None if row[10] is None else datetime.fromisoformat(str(row[10])),
+        keywords=None if row[11] is None else str(row[11]),
     )
 
 

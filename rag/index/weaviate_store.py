@@ -35,7 +35,7 @@ PAGE = 1000  # objects per fetch; well below Weaviate's QUERY_MAXIMUM_RESULTS (1
 IN_LIST = 200  # values per ContainsAny filter
 META_PROPS = [
     "doc_id", "source", "path", "title", "url", "owner", "updated_at", "date_origin", "source_hash", "review_in",
-    "review_by",
+    "review_by", "keywords",
 ]  # fmt: skip
 CHUNK_PROPS = ["chunk_id", "chunk_hash", "ordinal", "heading_path"]
 _KEYWORD = re.compile(r"Result Set keyword[^)]*\) Document [^:]+: original score ([-+0-9.eE]+)")
@@ -51,6 +51,7 @@ def _field(name: str) -> Property:
 CHUNK_SCHEMA = [
     *(_field(n) for n in ("doc_id", "source", "path", "url", "owner", "date_origin", "source_hash")),
     *(_field(n) for n in ("review_in", "review_by")),
+    Property(name="keywords", data_type=DataType.TEXT, tokenization=Tokenization.WORD, skip_vectorization=True),
     *(_field(n) for n in ("chunk_id", "chunk_hash")),
     Property(name="title", data_type=DataType.TEXT, tokenization=Tokenization.WORD, skip_vectorization=True),
     Property(name="text", data_type=DataType.TEXT, tokenization=Tokenization.WORD, skip_vectorization=True),
@@ -101,7 +102,9 @@ class WeaviateStore:
         self.name = collection
         self.meta_name = f"{collection}Meta"
         weight = f"{title_weight:g}"
-        self.query_properties = [f"title^{weight}", "text"] if title_weight != 1 else ["title", "text"]
+        self.query_properties = (
+            [f"title^{weight}", f"keywords^{weight}", "text"] if title_weight != 1 else ["title", "keywords", "text"]
+        )
 
     # -- embedder identity -------------------------------------------------------------------------------------
     def ensure_embedder(self, embedder_id: str, dimension: int) -> None:
@@ -365,6 +368,7 @@ def _meta_properties(meta: DocMeta) -> dict[str, Any]:
         "source_hash": meta.source_hash,
         "review_in": meta.review_in or "",
         "review_by": meta.review_by.isoformat() if meta.review_by else "",
+        "keywords": meta.keywords or "",
     }
 
 
@@ -403,6 +407,7 @@ def _meta(props: dict[str, Any]) -> DocMeta:
         owner=props.get("owner") or None,
         review_in=props.get("review_in") or None,
         review_by=datetime.fromisoformat(props["review_by"]) if props.get("review_by") else None,
+        keywords=props.get("keywords") or None,
     )
 
 

@@ -297,9 +297,10 @@ def _render(tokens: Sequence[Token]) -> str:
                 emit(" | ".join(row))
             row = []
         elif kind == "fence":
-            emit(token.content.rstrip("\n"))
+            emit(_fenced(token.content))
         elif kind == "code_block":  # indented: often the inside of an HTML block broken by a blank line
-            emit("\n".join(line for line in token.content.rstrip("\n").split("\n") if not _HTML_TAG_LINE.match(line)))
+            code = "\n".join(line for line in token.content.rstrip("\n").split("\n") if not _HTML_TAG_LINE.match(line))
+            emit(_fenced(code))
         elif kind == "html_block":
             _, text = html_to_text(token.content)
             emit(text.strip())
@@ -311,6 +312,12 @@ def _render(tokens: Sequence[Token]) -> str:
     if footnotes:
         text += "\n\nNotes\n\n" + "\n\n".join(footnotes)
     return text
+
+
+def _fenced(code: str) -> str:
+    """Code stays as written, between ``` lines: the chunker keeps it whole and answers never quote it as prose."""
+    code = code.strip("\n")
+    return f"```\n{code}\n```" if code.strip() else ""
 
 
 def clean_markdown(body: str, meta: Mapping[str, Any] | None = None) -> str:
@@ -329,20 +336,25 @@ def clean_inline(text: str) -> str:
     return " ".join(html.unescape(stripped).split())
 
 
-def searchable_front_matter(meta: Mapping[str, Any]) -> str | None:
-    """Front matter a reader would search by: ``description``, ``summary``, ``keywords``/``tags`` and the
-    ``questions`` a page says it answers (only real questions; the 18F handbook's ``questions`` list Slack channels
-    to ask, which are not). Template syntax and HTML removed."""
-    parts: list[str] = []
-    for key in ("description", "summary", "subtitle", "keywords", "tags"):
-        text = _front_matter_text(meta.get(key))
-        if text:
-            parts.append(clean_inline(text))
+def summary_text(meta: Mapping[str, Any]) -> str | None:
+    """Front matter prose a reader sees with the page (``description``, ``summary``) and the
+    ``questions`` it says it answers (only real questions: the 18F handbook's ``questions`` list Slack channels to
+    ask, which are not); searchable and quotable like the page's text."""
+    parts = [
+        clean_inline(text)
+        for key in ("description", "summary", "subtitle")
+        if (text := _front_matter_text(meta.get(key)))
+    ]
     questions = meta.get("questions")
     if isinstance(questions, list):
         parts.extend(clean_inline(q) for q in questions if isinstance(q, str) and q.strip().endswith("?"))
-    joined = "\n".join(part for part in parts if part)
-    return joined or None
+    return "\n\n".join(part for part in parts if part) or None
+
+
+def keyword_text(meta: Mapping[str, Any]) -> str | None:
+    """``keywords`` / ``tags``: search terms, not prose (they go to the keyword index, never into an answer)."""
+    parts = [clean_inline(text) for key in ("keywords", "tags") if (text := _front_matter_text(meta.get(key)))]
+    return ", ".join(part for part in parts if part) or None
 
 
 def _front_matter_text(value: object) -> str | None:

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from rag.ingest.htmltext import html_to_text
-from rag.ingest.markup import clean_inline, clean_markdown, searchable_front_matter
+from rag.ingest.markup import clean_inline, clean_markdown, summary_text
 
 FORMATS: dict[str, str] = {
     ".md": "markdown",
@@ -66,7 +66,7 @@ def parse_file(path: str, data: bytes) -> ParsedFile:
     if fmt == "markdown":
         meta, body = split_front_matter(text)
         clean = clean_markdown(body, meta)
-        summary = searchable_front_matter(meta)  # description / keywords: searchable like the page's own text
+        summary = summary_text(meta)  # description, subtitle: searchable like the page's own text
         if summary:
             clean = f"{summary}\n\n{clean}"
         title = meta_text(meta, "title")

@@ -22,6 +22,7 @@ from urllib.parse import quote
 from rag.config import SourceConfig
 from rag.errors import SourceError
 from rag.ingest.gitdates import GitDates, find_git_dates
+from rag.ingest.markup import keyword_text
 from rag.ingest.page_expiry import (
     page_owner,
     review_rule,
@@ -138,6 +139,7 @@ def _document(
         format=item.format,
         review_in=rule.review_in,
         review_by=rule.review_by,
+        keywords=keyword_text(item.meta),
     )
 
 
