@@ -23,6 +23,7 @@ from rag.index.store import VectorStore
 from rag.ingest.chunking import ChunkingSettings
 from rag.ledger.feedback import FeedbackStore
 from rag.ledger.query_ledger import QueryLedger
+from rag.limits.spend import DailySpend, with_spend_cap
 from rag.observability.costs import PriceTable
 from rag.observability.metrics import AnswerMetrics
 from rag.observability.privacy import Privacy
@@ -162,15 +163,24 @@ class Services:
         return chunking_settings(self.settings.app.index)
 
     @cached_property
+    def spend(self) -> DailySpend | None:
+        """``[limits] daily_spend_usd``: today's spend from the ledger's recorded costs, or None (no cap)."""
+        cap = self.settings.app.limits.daily_spend_usd
+        return DailySpend(lambda since, until: self.ledger.stats(since, until).cost_usd, cap) if cap else None
+
+    @cached_property
     def pipeline(self) -> RagPipeline:
         index = self.settings.app.index
         self.store.ensure_embedder(self.embedder.id, self.embedder.dimension)  # refuse to query another model's index
         self.embedder.warm_up()  # model load is start-up time, not the first question's embed time
+        generator, reranker = with_spend_cap(
+            build_generator(self.settings, self.cohere), build_reranker(self.settings, self.cohere), self.spend
+        )
         return RagPipeline(
             store=self.store,
             embedder=self.embedder,
-            generator=build_generator(self.settings, self.cohere),
-            reranker=build_reranker(self.settings, self.cohere),
+            generator=generator,
+            reranker=reranker,
             policy=self.policy,
             recorders=[*self.recorders, *self.tracing_recorders],
             alpha=index.alpha,

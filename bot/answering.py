@@ -26,6 +26,7 @@ from bot.messages import (
     thread_history,
 )
 from bot.runtime import BotIdentity, BotRuntime
+from bot.throttle import over_limit
 from rag.answer.pipeline import AskContext, answer_question
 from rag.models import Turn
 
@@ -55,6 +56,8 @@ def handle_question(
         logger.info("message %s in %s was already answered", event["ts"], channel)
         return
     thread = reply_thread(event, is_dm=is_dm)
+    if over_limit(event, client, runtime.limits, channel=channel, thread=thread, logger=logger):
+        return
     question = parse_question(
         str(event.get("text") or ""), bot_user_id=identity.user_id, max_chars=runtime.config.slack.max_question_chars
     )

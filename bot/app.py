@@ -22,6 +22,8 @@ from bot.listeners import register_listeners
 from bot.runtime import BotRuntime, BotServices
 from rag.config import Settings
 from rag.errors import ConfigError
+from rag.limits.buckets import make_token_buckets
+from rag.limits.questions import QuestionLimits
 
 log = logging.getLogger("bestbefore.slack")
 
@@ -88,6 +90,7 @@ def build_slack_bot(
         config=settings.app,
         claims=claims if claims is not None else make_claims(settings.redis_url),
         workers=ThreadPoolExecutor(max_workers=answer_threads, thread_name_prefix="bestbefore-answer"),
+        limits=QuestionLimits(make_token_buckets(settings.redis_url), settings.app.limits),
     )
     app.use(dedupe_middleware(runtime.claims))
     register_listeners(app, runtime)

@@ -12,6 +12,7 @@ from rag.answer.pipeline import RagPipeline
 from rag.answer.staleness import StalenessPolicy
 from rag.config import AppConfig, ChannelConfig, StalenessConfig
 from rag.ledger.feedback import FeedbackStore
+from rag.limits.questions import QuestionLimits
 
 
 class BotServices(Protocol):
@@ -47,6 +48,7 @@ class BotRuntime:
     workers: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="bestbefore-answer")
     )
+    limits: QuestionLimits | None = None  # [limits]: per-user and per-channel rate limits
     _policies: dict[str, StalenessPolicy | None] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -69,3 +71,5 @@ class BotRuntime:
 
     def close(self, *, wait: bool = True) -> None:
         self.workers.shutdown(wait=wait)
+        if self.limits is not None:
+            self.limits.close()
