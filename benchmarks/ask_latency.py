@@ -30,8 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer.extractive import ExtractiveGenerator
-from rag.answer.pipeline import RagPipeline, answer_question
+from rag.answer.pipeline import answer_question, extractive_pipeline
 from rag.config import IndexConfig
 from rag.evaluation.beir import corpus_documents, load_beir
 from rag.index.refresh import apply_refresh, plan_refresh
@@ -100,15 +99,7 @@ def measure_ask(n_chunks: int, questions: int = 200, warmup: int = 10) -> dict[s
     path = build_store(n_chunks, embedder.dimension)
     store = SQLiteStore(path)
     index = IndexConfig()
-    pipeline = RagPipeline(
-        store=store,
-        embedder=embedder,
-        generator=ExtractiveGenerator(),
-        alpha=index.alpha,
-        candidates=index.candidates,
-        evidence=index.evidence,
-        min_relevance=index.min_relevance,
-    )
+    pipeline = extractive_pipeline(store, embedder, index)
     claims = list(load_beir(DATA, "test").queries.values())
     for claim in claims[:warmup]:
         answer_question(claim, pipeline)

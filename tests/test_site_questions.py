@@ -45,19 +45,18 @@ def check(report: SiteReport) -> None:
     assert report.refused <= 3
 
 
-@pytest.mark.slow
-def test_tts_handbook_questions(handbook_clone: Path, embedder: DiskCachedEmbedder, tmp_path: Path) -> None:
-    source = SourceConfig(
-        name="tts-handbook", path=handbook_clone / "pages", url_base="https://handbook.tts.gsa.gov",
-        url="{base}/{path_noext}/",
-    )  # fmt: skip
-    check(run_site("tts_handbook", source, embedder, tmp_path))
+SITES = {
+    "tts_handbook": ("handbook_clone", "pages", "https://handbook.tts.gsa.gov", "{base}/{path_noext}/"),
+    "gds_way": ("gds_way_clone", "source", "https://gds-way.digital.cabinet-office.gov.uk", "{base}/{path_html}"),
+}
 
 
 @pytest.mark.slow
-def test_gds_way_questions(gds_way_clone: Path, embedder: DiskCachedEmbedder, tmp_path: Path) -> None:
-    source = SourceConfig(
-        name="gds-way", path=gds_way_clone / "source", url_base="https://gds-way.digital.cabinet-office.gov.uk",
-        url="{base}/{path_html}",
-    )  # fmt: skip
-    check(run_site("gds_way", source, embedder, tmp_path))
+@pytest.mark.parametrize("name", sorted(SITES))
+def test_site_questions(
+    name: str, request: pytest.FixtureRequest, embedder: DiskCachedEmbedder, tmp_path: Path
+) -> None:
+    clone_fixture, folder, base, rule = SITES[name]
+    clone: Path = request.getfixturevalue(clone_fixture)
+    source = SourceConfig(name=name.replace("_", "-"), path=clone / folder, url_base=base, url=rule)
+    check(run_site(name, source, embedder, tmp_path))

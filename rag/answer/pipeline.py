@@ -18,6 +18,7 @@ import numpy as np
 
 from rag.answer.extractive import terms
 from rag.answer.staleness import StalenessPolicy, staleness_warning
+from rag.config import IndexConfig
 from rag.errors import ProviderError
 from rag.index.store import VectorStore
 from rag.models import Answer, DocMeta, ProviderCall, SearchFilter, SearchHit, SourceRef, Turn
@@ -68,6 +69,21 @@ class RagPipeline:
     evidence: int = 6
     min_relevance: float = 0.3
     clock: Callable[[], datetime] = utcnow
+
+
+def extractive_pipeline(store: VectorStore, embedder: Embedder, index: IndexConfig) -> RagPipeline:
+    """The embedded default's pipeline (extractive answers, no reranker) with the ``[index]`` settings."""
+    from rag.answer.extractive import ExtractiveGenerator
+
+    return RagPipeline(
+        store=store,
+        embedder=embedder,
+        generator=ExtractiveGenerator(),
+        alpha=index.alpha,
+        candidates=index.candidates,
+        evidence=index.evidence,
+        min_relevance=index.min_relevance,
+    )
 
 
 def retrieval_query(question: str, history: Sequence[Turn]) -> str:

@@ -14,8 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.answer.extractive import ExtractiveGenerator
-from rag.answer.pipeline import RagPipeline, answer_question, utcnow
+from rag.answer.pipeline import RagPipeline, answer_question, extractive_pipeline, utcnow
 from rag.config import IndexConfig, SourceConfig
 from rag.index.indexing import chunking_settings, refresh_source
 from rag.index.store import VectorStore
@@ -153,13 +152,4 @@ def site_pipeline(
     site's pages as indexed (doc id -> text)."""
     refresh_source(source, store=store, embedder=embedder, chunking=chunking_settings(index), now=utcnow())
     pages = {doc.doc_id: doc.text for doc in scan_source(source).documents}
-    pipeline = RagPipeline(
-        store=store,
-        embedder=embedder,
-        generator=ExtractiveGenerator(),
-        alpha=index.alpha,
-        candidates=index.candidates,
-        evidence=index.evidence,
-        min_relevance=index.min_relevance,
-    )
-    return pipeline, pages
+    return extractive_pipeline(store, embedder, index), pages
