@@ -197,7 +197,13 @@ def ask(
     """Answer a question from the indexed docs, with sources, their ages and a staleness warning."""
     services = services_of(ctx)
     if services.store.count_chunks() == 0:
-        raise fail(BestBeforeError("The index is empty: run `bestbefore ingest PATH` on your docs folder first"))
+        raise fail(
+            BestBeforeError(
+                "The index is empty: run `bestbefore ingest` first"
+                if services.settings.app.sources
+                else "The index is empty: run `bestbefore ingest PATH` on your docs folder first"
+            )
+        )
     try:
         answer = answer_question(
             question, services.pipeline, context=AskContext(surface="cli", sources=tuple(source) if source else None)
