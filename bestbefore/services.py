@@ -32,6 +32,8 @@ from rag.providers.embedding_cache import CachedEmbedder, EmbeddingCache, LruEmb
 from rag.providers.generation import Generator, Reranker
 from rag.providers.local_embedder import make_local_embedder
 
+LEDGER_SPILL_FILE = "ledger-spill.jsonl"  # ledger writes waiting for the database (written when it is back)
+
 if TYPE_CHECKING:  # loaded only when configured
     from rag.observability.langfuse_tracing import LangfuseRecorder
     from rag.providers.cohere_api import CohereAPI
@@ -141,6 +143,7 @@ class Services:
             prices=self.prices,
             privacy=Privacy.parse(self.settings.app.ledger.privacy),
             listeners=listeners,
+            spill_path=self.settings.bestbefore_home / LEDGER_SPILL_FILE,
         )
 
     @property
@@ -187,6 +190,7 @@ class Services:
             candidates=index.candidates,
             evidence=index.evidence,
             min_relevance=index.min_relevance,
+            deadline=self.settings.app.cohere.deadline if self.cohere is not None else None,  # one bound per answer
         )
 
     def close(self) -> None:

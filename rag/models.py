@@ -45,6 +45,7 @@ class Document:
     review_in: str | None = None  # the page's own review period ("6 months"): beats source and path thresholds
     review_by: datetime | None = None  # or its absolute review-by date (front matter review_by / expires)
     keywords: str | None = None  # front matter keywords / tags: searched with the title, never quoted
+    date_warning: str | None = None  # why a date in the file was not trusted (future, not a date)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,15 @@ class SkippedFile:
     source: str
     path: str
     reason: str
+
+
+@dataclass(frozen=True)
+class DateWarning:
+    """A date in a document that was not trusted (in the future, or not a date); the document was dated otherwise."""
+
+    source: str
+    path: str
+    warning: str
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,7 @@ class DocMeta:
     review_in: str | None = None
     review_by: datetime | None = None
     keywords: str | None = None
+    date_warning: str | None = None  # shown by `bestbefore sources`: a front-matter date that was not trusted
 
     @classmethod
     def of(cls, doc: Document, updated_at: datetime, origin: DateOrigin) -> DocMeta:
@@ -100,6 +111,7 @@ class DocMeta:
             review_in=doc.review_in,
             review_by=doc.review_by,
             keywords=doc.keywords,
+            date_warning=doc.date_warning,
         )
 
 

@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS docs (
     doc_id TEXT PRIMARY KEY, source TEXT NOT NULL, path TEXT NOT NULL, title TEXT NOT NULL,
     source_hash TEXT NOT NULL, updated_at TEXT NOT NULL, date_origin TEXT NOT NULL, url TEXT, owner TEXT,
-    review_in TEXT, review_by TEXT, keywords TEXT
+    review_in TEXT, review_by TEXT, keywords TEXT, date_warning TEXT
 );
 CREATE INDEX IF NOT EXISTS docs_source ON docs(source);
 CREATE INDEX IF NOT EXISTS docs_hash ON docs(source_hash);
@@ -43,7 +43,8 @@ INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0');
 """
 
 _DOC_COLUMNS = (
-    "doc_id, source, path, title, source_hash, updated_at, date_origin, url, owner, review_in, review_by, keywords"
+    "doc_id, source, path, title, source_hash, updated_at, date_origin, url, owner, review_in, review_by, keywords, "
+    "date_warning"
 )
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 # How many chunks each side (BM25, vector) contributes to the fusion. Tuned on SciFact train (docs/benchmarks.md):
@@ -90,13 +91,13 @@ class SQLiteStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
-        self._add_review_columns()
+        self._add_columns()
         self._vectors: _VectorCache | None = None
 
-    def _add_review_columns(self) -> None:
-        """Indexes written before #12 get its columns (page review rules, keywords); NULL: none of their own."""
+    def _add_columns(self) -> None:
+        """Indexes written before #10 / #12 get their columns (date warning; page review rules, keywords)."""
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(docs)")}
-        for name in ("review_in", "review_by", "keywords"):
+        for name in ("date_warning", "review_in", "review_by", "keywords"):
             if name not in columns:
                 self._db.execute(f"ALTER TABLE docs ADD COLUMN {name} TEXT")
 
@@ -196,11 +197,11 @@ class SQLiteStore:
     def _write_doc(self, doc: DocMeta) -> None:
         self._db.execute(
             "INSERT INTO docs(doc_id, source, path, title, source_hash, updated_at, date_origin, url, owner, "
-            "review_in, review_by, keywords) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(doc_id) DO UPDATE SET "
-            "source=excluded.source, path=excluded.path, title=excluded.title, source_hash=excluded.source_hash, "
-            "updated_at=excluded.updated_at, date_origin=excluded.date_origin, url=excluded.url, "
-            "owner=excluded.owner, review_in=excluded.review_in, review_by=excluded.review_by, "
-            "keywords=excluded.keywords",
+            "review_in, review_by, keywords, date_warning) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(doc_id) "
+            "DO UPDATE SET source=excluded.source, path=excluded.path, title=excluded.title, "
+            "source_hash=excluded.source_hash, updated_at=excluded.updated_at, date_origin=excluded.date_origin, "
+            "url=excluded.url, owner=excluded.owner, review_in=excluded.review_in, review_by=excluded.review_by, "
+            "keywords=excluded.keywords, date_warning=excluded.date_warning",
             (
                 doc.doc_id,
                 doc.source,
@@ -214,6 +215,7 @@ class SQLiteStore:
                 doc.review_in,
                 doc.review_by.isoformat() if doc.review_by else None,
                 doc.keywords,
+                doc.date_warning,
             ),
         )
 
@@ -270,7 +272,8 @@ class SQLiteStore:
                     if stored is None:
                         if doc_id not in metas:
                             continue
-                        stored = docs[doc_id] = StoredDoc(meta=_meta(metas[doc_id]), chunk_hashes={})
+                        row = metas[doc_id]
+                        stored = docs[doc_id] = StoredDoc(meta=_meta(row), chunk_hashes={})
                     stored.chunk_hashes[chunk_id] = hash_
             finally:
                 self._db.execute("COMMIT")
@@ -435,6 +438,7 @@ def _meta(row: Sequence[object]) -> DocMeta:
         review_in=None if row[9] is None else str(row[9]),
         review_by=None if row[10] is None else datetime.fromisoformat(str(row[10])),
         keywords=None if row[11] is None else str(row[11]),
+        date_warning=None if row[12] is None else str(row[12]),
     )
 
 

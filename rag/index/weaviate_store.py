@@ -35,7 +35,7 @@ PAGE = 1000  # objects per fetch; well below Weaviate's QUERY_MAXIMUM_RESULTS (1
 IN_LIST = 200  # values per ContainsAny filter
 META_PROPS = [
     "doc_id", "source", "path", "title", "url", "owner", "updated_at", "date_origin", "source_hash", "review_in",
-    "review_by", "keywords",
+    "review_by", "keywords", "date_warning",
 ]  # fmt: skip
 CHUNK_PROPS = ["chunk_id", "chunk_hash", "ordinal", "heading_path"]
 _KEYWORD = re.compile(r"Result Set keyword[^)]*\) Document [^:]+: original score ([-+0-9.eE]+)")
@@ -53,6 +53,7 @@ CHUNK_SCHEMA = [
     *(_field(n) for n in ("review_in", "review_by")),
     Property(name="keywords", data_type=DataType.TEXT, tokenization=Tokenization.WORD, skip_vectorization=True),
     *(_field(n) for n in ("chunk_id", "chunk_hash")),
+    Property(name="date_warning", data_type=DataType.TEXT, index_searchable=False, skip_vectorization=True),
     Property(name="title", data_type=DataType.TEXT, tokenization=Tokenization.WORD, skip_vectorization=True),
     Property(name="text", data_type=DataType.TEXT, tokenization=Tokenization.WORD, skip_vectorization=True),
     Property(name="heading_path", data_type=DataType.TEXT_ARRAY, index_searchable=False, skip_vectorization=True),
@@ -114,7 +115,7 @@ class WeaviateStore:
                 self._create(embedder_id, dimension)
             elif stored != (embedder_id, dimension):
                 raise EmbedderMismatchError(stored[0], embedder_id)
-            self._known = True
+            self._exists()
 
     def embedder(self) -> tuple[str, int] | None:
         """(embedder id, dimension) the index was built with, or None for a new index."""
@@ -166,7 +167,17 @@ class WeaviateStore:
     def _exists(self) -> bool:
         if not self._known:
             self._known = self.client.collections.exists(self.name)
+            if self._known:
+                self._add_missing_properties()
         return self._known
+
+    def _add_missing_properties(self) -> None:
+        """A collection made by an older bestbefore gets the newer properties in place (no re-index needed)."""
+        config = self._chunks.config
+        present = {prop.name for prop in config.get(simple=True).properties}
+        for prop in CHUNK_SCHEMA:
+            if prop.name not in present:
+                config.add_property(prop)
 
     def _require_collection(self) -> None:
         if not self._exists():
@@ -369,6 +380,7 @@ def _meta_properties(meta: DocMeta) -> dict[str, Any]:
         "review_in": meta.review_in or "",
         "review_by": meta.review_by.isoformat() if meta.review_by else "",
         "keywords": meta.keywords or "",
+        "date_warning": meta.date_warning or "",
     }
 
 
@@ -408,6 +420,7 @@ def _meta(props: dict[str, Any]) -> DocMeta:
         review_in=props.get("review_in") or None,
         review_by=datetime.fromisoformat(props["review_by"]) if props.get("review_by") else None,
         keywords=props.get("keywords") or None,
+        date_warning=props.get("date_warning") or None,
     )
 
 
