@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-import shutil
+import logging
+import os
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,20 +13,34 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from bestbefore import render
-from bestbefore.console import console, err, print_error
+from bestbefore.console import (
+    CONFIG_EXIT_CODE,
+    ReportingGroup,
+    console,
+    err,
+    exit_code_of,
+    print_error,
+    print_error_line,
+    print_warning,
+    show_tracebacks,
+)
 from bestbefore.evaluate import eval_command
 from bestbefore.jobs_cli import digest_command, jobs_command
 from bestbefore.services import Services
+from bestbefore.startup_checks import check_schedules, warn_if_redis_is_down
 from rag.answer.pipeline import AskContext, answer_question, utcnow
 from rag.answer.staleness import stale_sources
-from rag.config import SourceConfig, load_settings
+from rag.config import Settings, SourceConfig, load_settings
 from rag.errors import BestBeforeError
 from rag.index.indexing import refresh_source
 from rag.index.refresh import RefreshResult
 from rag.remembered_sources import REMEMBERED_FILE, folder_source, forget, remember
 
 app = typer.Typer(
-    no_args_is_help=True, add_completion=False, help="Answers from your docs, and says when they are stale."
+    cls=ReportingGroup,
+    no_args_is_help=True,
+    add_completion=False,
+    help="Answers from your docs, and says when they are stale.",
 )
 app.command("eval")(eval_command)
 app.command("jobs")(jobs_command)
@@ -34,20 +50,39 @@ ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", envvar="BESTBEFORE_CONFIG", help="Path to bestbefore.toml")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document")]
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Debug logging, and tracebacks with errors (or BESTBEFORE_LOG=debug)")
+]
 
 
 @app.callback()
-def main(ctx: typer.Context, config: ConfigOption = None) -> None:
+def main(ctx: typer.Context, config: ConfigOption = None, verbose: VerboseOption = False) -> None:
+    verbose = verbose or os.environ.get("BESTBEFORE_LOG", "").strip().lower() == "debug"
+    show_tracebacks(verbose)
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        for package in ("bestbefore", "rag", "bot", "jobs"):
+            logging.getLogger(package).setLevel(logging.DEBUG)
     ctx.obj = {"config": config}
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    """The Settings (loaded and checked once per command); a config problem ends the command with exit code 2."""
+    if "settings" not in ctx.obj:
+        try:
+            settings = load_settings(ctx.obj["config"])
+            check_schedules(settings)
+        except BestBeforeError as exc:
+            print_error(exc)
+            raise typer.Exit(exit_code_of(exc)) from exc
+        ctx.obj["settings"] = settings
+    loaded: Settings = ctx.obj["settings"]
+    return loaded
 
 
 def services_of(ctx: typer.Context) -> Services:
     if "services" not in ctx.obj:
-        try:
-            ctx.obj["services"] = Services(load_settings(ctx.obj["config"]))
-        except BestBeforeError as exc:
-            print_error(exc)
-            raise typer.Exit(2) from exc
+        ctx.obj["services"] = Services(settings_of(ctx))
         ctx.call_on_close(ctx.obj["services"].close)
     services: Services = ctx.obj["services"]
     return services
@@ -59,7 +94,13 @@ def emit_json(data: Any) -> None:
 
 def fail(exc: Exception) -> typer.Exit:
     print_error(exc)
-    return typer.Exit(1)
+    return typer.Exit(exit_code_of(exc))
+
+
+def flag_error(flag: str, problem: object) -> typer.Exit:
+    """A bad command-line value: one line naming the flag, exit code 2."""
+    print_error_line(f"{flag}: {problem}")
+    return typer.Exit(CONFIG_EXIT_CODE)
 
 
 def run_refresh(ctx: typer.Context, source: str | None, *, full: bool, as_json: bool) -> RefreshResult:
@@ -198,15 +239,20 @@ def ask(
 ) -> None:
     """Answer a question from the indexed docs, with sources, their ages and a staleness warning."""
     services = services_of(ctx)
-    if services.store.count_chunks() == 0:
-        raise fail(
-            BestBeforeError(
-                "The index is empty: run `bestbefore ingest` first"
-                if services.settings.app.sources
-                else "The index is empty: run `bestbefore ingest PATH` on your docs folder first"
-            )
-        )
     try:
+        if services.store.count_chunks() == 0:
+            raise fail(
+                BestBeforeError(
+                    "The index is empty: run `bestbefore ingest` first"
+                    if services.settings.app.sources
+                    else "The index is empty: run `bestbefore ingest PATH` on your docs folder first"
+                )
+            )
+        for name in source or []:
+            if not _is_known_source(services, name):
+                raise flag_error(
+                    "--source", f"no source named {name!r} (sources: {services.settings.app.source_names()})"
+                )
         answer = answer_question(
             question, services.pipeline, context=AskContext(surface="cli", sources=tuple(source) if source else None)
         )
@@ -218,11 +264,20 @@ def ask(
         render.print_answer(console, answer)
 
 
+def _is_known_source(services: Services, name: str) -> bool:
+    """Configured in bestbefore.toml, or still in the index from an earlier configuration."""
+    configured = any(s.name == name for s in services.settings.app.sources)
+    return configured or bool(services.store.stored_docs(name))
+
+
 @app.command()
 def sources(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Every indexed document with its date, hash, chunk count and staleness."""
     services = services_of(ctx)
-    rows = render.source_rows(services.store.stored_docs(), services.policy, utcnow())
+    try:
+        rows = render.source_rows(services.store.stored_docs(), services.policy, utcnow())
+    except BestBeforeError as exc:  # e.g. Weaviate unreachable: one line naming WEAVIATE_URL
+        raise fail(exc) from exc
     if as_json:
         emit_json(rows)
     else:
@@ -233,7 +288,10 @@ def sources(ctx: typer.Context, as_json: JsonOption = False) -> None:
 def stale(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Documents past their staleness threshold, oldest first."""
     services = services_of(ctx)
-    docs = [d.meta for d in services.store.stored_docs().values()]
+    try:
+        docs = [d.meta for d in services.store.stored_docs().values()]
+    except BestBeforeError as exc:
+        raise fail(exc) from exc
     found = stale_sources(services.policy, docs, utcnow())
     if as_json:
         emit_json([render.stale_json(s) for s in found])
@@ -254,7 +312,7 @@ def stats(
     try:
         figures = window_stats(services.ledger, since)
     except ValueError as exc:
-        raise fail(exc) from exc
+        raise flag_error("--since", exc) from exc
     except BestBeforeError as exc:
         raise fail(exc) from exc
     if as_json:
@@ -281,6 +339,7 @@ def serve(
 
     try:
         web_client(services_of(ctx).settings)  # a missing Slack token is reported before anything starts
+        warn_if_redis_is_down(services_of(ctx).settings, print_warning)
         job_runtime = start_jobs(services_of(ctx), start=jobs)  # POST /hooks/refresh is served either way
         try:
             routes = [*dashboard_routes(services_of(ctx)), job_runtime.webhook_route]
@@ -292,12 +351,29 @@ def serve(
 
 
 @app.command()
-def reset(ctx: typer.Context, yes: Annotated[bool, typer.Option("--yes")] = False) -> None:
-    """Delete the local data directory (index, ledger)."""
-    services = services_of(ctx)
-    home = services.settings.bestbefore_home
+def reset(
+    ctx: typer.Context,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
+) -> None:
+    """Delete what bestbefore created in BESTBEFORE_HOME (the local index and ledger); nothing else there.
+
+    A ledger in DATABASE_URL and a Weaviate collection are not touched.
+    """
+    settings = settings_of(ctx)
+    home = settings.bestbefore_home
+    files = settings.created_files()
+    if not files:
+        console.print(f"Nothing to remove: no bestbefore files in {home}")
+        return
+    names = ", ".join(path.name for path in files)
     if not yes:
-        typer.confirm(f"Delete {home}?", abort=True)
-    services.close()
-    shutil.rmtree(home, ignore_errors=True)
-    console.print(f"Removed {home}")
+        if not sys.stdin.isatty():
+            raise flag_error("--yes", f"not given and no terminal to confirm on; nothing removed from {home}")
+        if not typer.confirm(f"Delete {names} from {home}?"):
+            console.print("Nothing removed.")
+            raise typer.Exit(1)
+    for path in files:
+        path.unlink(missing_ok=True)
+    if not any(home.iterdir()):
+        home.rmdir()  # it held only what bestbefore made
+    console.print(f"Removed {names} from {home}")
