@@ -70,7 +70,7 @@ def source_rows(stored: dict[str, StoredDoc], policy: StalenessPolicy, now: date
     rows = []
     for doc in sorted(stored.values(), key=lambda d: d.meta.doc_id):
         meta = doc.meta
-        threshold = policy.threshold_for(meta.source, meta.path)
+        threshold = policy.threshold_of(meta)
         rows.append(
             {
                 "doc_id": meta.doc_id,
@@ -114,6 +114,7 @@ def stale_json(item: StaleSource) -> dict[str, Any]:
         "updated_at": item.meta.updated_at.isoformat(),
         "age_days": item.age.days,
         "threshold_days": item.threshold.days,
+        "review_by": (item.meta.updated_at + item.threshold).isoformat(),
     }
 
 
