@@ -35,8 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer.extractive import ExtractiveGenerator
-from rag.answer.pipeline import RagPipeline, answer_question
+from rag.answer.pipeline import answer_question, extractive_pipeline
 from rag.config import IndexConfig
 from rag.evaluation.beir import corpus_documents, load_beir
 from rag.index.refresh import apply_refresh, plan_refresh
@@ -106,15 +105,7 @@ def measure_ask(work: Path, n_chunks: int, threads: str, questions: int = 200, w
     path = build_store(work, n_chunks, embedder.dimension)
     store = SQLiteStore(path)
     index = IndexConfig()
-    pipeline = RagPipeline(
-        store=store,
-        embedder=embedder,
-        generator=ExtractiveGenerator(),
-        alpha=index.alpha,
-        candidates=index.candidates,
-        evidence=index.evidence,
-        min_relevance=index.min_relevance,
-    )
+    pipeline = extractive_pipeline(store, embedder, index)
     claims = list(load_beir(DATA, "test").queries.values())
     embedder.warm_up()
     store.warm_up()  # vectors in memory, keyword index built (what a serving bot has after its first minutes)

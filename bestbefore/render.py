@@ -81,7 +81,7 @@ def source_rows(
         meta = doc.meta
         review = reviews.get(meta.doc_id, NO_REVIEW)
         clock = reviewed_meta(meta, review)
-        threshold = policy.threshold_for(meta.source, meta.path)
+        threshold = policy.threshold_of(meta)
         rows.append(
             {
                 "doc_id": meta.doc_id,
@@ -130,6 +130,7 @@ def stale_json(item: StaleSource, review: DocReview = NO_REVIEW) -> dict[str, An
         "updated_at": item.meta.updated_at.isoformat(),
         "age_days": item.age.days,
         "threshold_days": item.threshold.days,
+        "review_by": (item.meta.updated_at + item.threshold).isoformat(),
     }
 
 

@@ -93,7 +93,7 @@ def resolve_owner(owner: str, slack: SlackWeb) -> str | None:
     """A Slack user id from a front-matter ``owner``: an id as is, an e-mail via ``users.lookupByEmail``."""
     if user := owner_slack_id(owner):
         return user
-    if email := owner_email(owner):
+    if email := owner_email(owner):  # an e-mail; "@handle" is a display name, not looked up
         response = slack.users_lookupByEmail(email=email)
         return str(response["user"]["id"])
     return None
@@ -111,9 +111,15 @@ def nudge_owners(
         if not log_book.claim(meta.doc_id, crossing, meta.owner, now):
             continue
         try:
+            if meta.owner.startswith("#"):  # owner_slack: "#team-channel" (GOV.UK page expiry): post in the channel
+                slack.chat_postMessage(channel=meta.owner, text=nudge_text(item), unfurl_links=False)
+                report.nudged.append(meta.doc_id)
+                continue
             user = resolve_owner(meta.owner, slack)
             if user is None:
-                report.unreachable.append(f"{meta.doc_id}: owner {meta.owner!r} is neither a Slack id nor an e-mail")
+                report.unreachable.append(
+                    f"{meta.doc_id}: owner {meta.owner!r} is neither a Slack id, a #channel nor an e-mail"
+                )
                 continue  # keep the claim: retrying cannot help until the front matter changes
             channel = slack.conversations_open(users=user)["channel"]["id"]
             slack.chat_postMessage(channel=channel, text=nudge_text(item), unfurl_links=False)

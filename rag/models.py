@@ -42,6 +42,9 @@ class Document:
     url: str | None = None
     owner: str | None = None
     format: str = "text"  # markdown | text | html | rst | pdf
+    review_in: str | None = None  # the page's own review period ("6 months"): beats source and path thresholds
+    review_by: datetime | None = None  # or its absolute review-by date (front matter review_by / expires)
+    keywords: str | None = None  # front matter keywords / tags: searched with the title, never quoted
     date_warning: str | None = None  # why a date in the file was not trusted (future, not a date)
 
 
@@ -88,6 +91,9 @@ class DocMeta:
     date_origin: DateOrigin
     url: str | None = None
     owner: str | None = None
+    review_in: str | None = None
+    review_by: datetime | None = None
+    keywords: str | None = None
     date_warning: str | None = None  # shown by `bestbefore sources`: a front-matter date that was not trusted
 
     @classmethod
@@ -102,6 +108,9 @@ class DocMeta:
             date_origin=origin,
             url=doc.url,
             owner=doc.owner,
+            review_in=doc.review_in,
+            review_by=doc.review_by,
+            keywords=doc.keywords,
             date_warning=doc.date_warning,
         )
 

@@ -19,4 +19,4 @@ def owner_slack_id(owner: str | None) -> str | None:
 def owner_email(owner: str | None) -> str | None:
     """The e-mail address when ``owner`` is one, else None."""
     owner = (owner or "").strip()
-    return owner if "@" in owner and " " not in owner and not owner_slack_id(owner) else None
+    return owner if "@" in owner[1:] and " " not in owner and not owner_slack_id(owner) else None  # not "@handle"

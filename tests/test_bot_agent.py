@@ -66,9 +66,9 @@ def test_agent_greeting_prompts_status_and_answer_in_the_dm_thread(harness: BotH
 
 
 def test_a_workspace_without_agent_messaging_keeps_todays_dms(harness: BotHarness) -> None:
-    for question in ("How do I set up the VPN?", "When do deploys go out?"):
-        harness.direct_message(question)
-    updates = harness.wait_answered("D0ALICE", 2)
+    for count, question in enumerate(("How do I set up the VPN?", "When do deploys go out?"), start=1):
+        harness.direct_message(question)  # one after the other: the first one's refusal is remembered
+        updates = harness.wait_answered("D0ALICE", count)
     assert all(u["text"] != "" for u in updates)
     assert len(harness.fake.calls_to("assistant.threads.setStatus")) == 1  # refused once, remembered
     placeholders = [c.params for c in harness.fake.calls_to("chat.postMessage") if c.params["channel"] == "D0ALICE"]

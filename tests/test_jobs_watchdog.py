@@ -120,3 +120,17 @@ def test_flags_raise_a_doc_and_a_verification_takes_it_off_until_it_changes(deps
     kinds = [(r.kind, r.user) for r in digest.reviews]
     assert kinds.count(("flagged", "U1")) == 1 and ("verified", "U0OWNER") in kinds
     assert "old numbers" in str(digest.blocks()) and "reported outdated 3×" in str(digest.blocks())
+
+
+def test_a_channel_owner_is_told_in_the_channel(deps: JobDeps, slack: FakeSlack, tmp_path: Path) -> None:
+    """GOV.UK page expiry: owner_slack "#channel" is where the nudge goes; "@handle" cannot be looked up (#12)."""
+    laptops = tmp_path / "docs" / "laptops.md"
+    laptops.write_text(laptops.read_text().replace("---\nlast_reviewed", '---\nowner_slack: "#it-team"\nlast_reviewed'))
+    expenses = tmp_path / "docs" / "expenses.md"
+    expenses.write_text(expenses.read_text().replace("owner: U0BOBBY01", "owner_slack: '@bob'"))
+    index_docs(deps, NOW)
+    report = runs.watchdog(deps, NOW)
+    assert "handbook:laptops.md" in report.nudged
+    sent = dict(dms(slack))
+    assert "Laptops" in sent["#it-team"]
+    assert report.unreachable == ["handbook:expenses.md: owner '@bob' is neither a Slack id, a #channel nor an e-mail"]

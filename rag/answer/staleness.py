@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 
 from rag.config import StalenessConfig
-from rag.durations import human_age, human_span, parse_duration
+from rag.durations import add_period, human_age, human_span, parse_duration
 from rag.ledger.doc_reviews import DocReview, reviewed_meta
 from rag.models import DocMeta, SourceRef
 
@@ -69,15 +69,27 @@ class StalenessPolicy:
                 return threshold
         return self.default
 
+    def threshold_of(self, meta: DocMeta) -> timedelta:
+        """The page's own rule first (front matter ``review_by`` / ``review_in``, GOV.UK page expiry), then the
+        path and source thresholds."""
+        if meta.review_by is not None:
+            return max(meta.review_by - meta.updated_at, timedelta(0))
+        if meta.review_in:
+            try:
+                return add_period(meta.updated_at, meta.review_in) - meta.updated_at
+            except (ValueError, OverflowError):
+                pass  # validated at ingest; an index written by another version may hold anything
+        return self.threshold_for(meta.source, meta.path)
+
     def check(self, meta: DocMeta, now: datetime) -> StaleSource | None:
-        threshold = self.threshold_for(meta.source, meta.path)
+        threshold = self.threshold_of(meta)
         age = now - meta.updated_at
         return StaleSource(meta, age, threshold) if age > threshold else None
 
     def source_ref(self, meta: DocMeta, now: datetime, *, cited: bool, review: DocReview | None = None) -> SourceRef:
         """The doc as an answer lists it; a verification of its current content restarts its clock."""
         clock = reviewed_meta(meta, review)
-        threshold = self.threshold_for(meta.source, meta.path)
+        threshold = self.threshold_of(meta)
         age = now - clock.updated_at
         return SourceRef(
             doc_id=meta.doc_id,

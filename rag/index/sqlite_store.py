@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS docs (
     doc_id TEXT PRIMARY KEY, source TEXT NOT NULL, path TEXT NOT NULL, title TEXT NOT NULL,
     source_hash TEXT NOT NULL, updated_at TEXT NOT NULL, date_origin TEXT NOT NULL, url TEXT, owner TEXT,
-    date_warning TEXT
+    review_in TEXT, review_by TEXT, keywords TEXT, date_warning TEXT
 );
 CREATE INDEX IF NOT EXISTS docs_source ON docs(source);
 CREATE INDEX IF NOT EXISTS docs_hash ON docs(source_hash);
@@ -46,6 +46,10 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
 INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0');
 """
 
+_DOC_COLUMNS = (
+    "doc_id, source, path, title, source_hash, updated_at, date_origin, url, owner, review_in, review_by, keywords, "
+    "date_warning"
+)
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 # How many chunks each side (BM25, vector) contributes to the fusion. Tuned on SciFact train (docs/benchmarks.md):
 # deeper lists make the min-max normalisation steadier (+0.01 nDCG@10 over 50) and cost ~nothing, since FTS5
@@ -74,6 +78,11 @@ def fts_query(text: str) -> str | None:
     return " OR ".join(f'"{term}"' for term in terms)
 
 
+def searchable_title(meta: DocMeta) -> str:
+    """The keyword index's title column: the title and the page's front matter keywords (weighted like it)."""
+    return f"{meta.title}\n{meta.keywords}" if meta.keywords else meta.title
+
+
 class _VectorCache:
     def __init__(self, generation: int, rowids: np.ndarray, matrix: np.ndarray, sources: np.ndarray) -> None:
         self.generation = generation
@@ -94,14 +103,20 @@ class SQLiteStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
-        if "date_warning" not in {row[1] for row in self._db.execute("PRAGMA table_info(docs)")}:
-            self._db.execute("ALTER TABLE docs ADD COLUMN date_warning TEXT")  # indexes built before #10
+        self._add_columns()
         self._vectors: _VectorCache | None = None
         self._keywords: KeywordIndex | None = None
         self._keyword_build: threading.Thread | None = None
         # the index is built on a second connection, which an in-memory database cannot have
         self._keyword_failed: int | None = -1 if str(path) == ":memory:" else None  # generation it failed at
         self._stemmer = QueryStemmer()
+
+    def _add_columns(self) -> None:
+        """Indexes written before #10 / #12 get their columns (date warning; page review rules, keywords)."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(docs)")}
+        for name in ("date_warning", "review_in", "review_by", "keywords"):
+            if name not in columns:
+                self._db.execute(f"ALTER TABLE docs ADD COLUMN {name} TEXT")
 
     # -- embedder identity -------------------------------------------------------------------------------------
     def ensure_embedder(self, embedder_id: str, dimension: int) -> None:
@@ -155,7 +170,8 @@ class SQLiteStore:
                 for rowid, text in rows:
                     self._db.execute("DELETE FROM chunks_fts WHERE rowid = ?", (rowid,))
                     self._db.execute(
-                        "INSERT INTO chunks_fts(rowid, title, body) VALUES (?,?,?)", (rowid, meta.title, text)
+                        "INSERT INTO chunks_fts(rowid, title, body) VALUES (?,?,?)",
+                        (rowid, searchable_title(meta), text),
                     )
                 self._bump()
                 self._db.execute("COMMIT")
@@ -198,10 +214,11 @@ class SQLiteStore:
     def _write_doc(self, doc: DocMeta) -> None:
         self._db.execute(
             "INSERT INTO docs(doc_id, source, path, title, source_hash, updated_at, date_origin, url, owner, "
-            "date_warning) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(doc_id) DO UPDATE SET source=excluded.source, "
-            "path=excluded.path, title=excluded.title, source_hash=excluded.source_hash, "
-            "updated_at=excluded.updated_at, date_origin=excluded.date_origin, url=excluded.url, owner=excluded.owner, "
-            "date_warning=excluded.date_warning",
+            "review_in, review_by, keywords, date_warning) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(doc_id) "
+            "DO UPDATE SET source=excluded.source, path=excluded.path, title=excluded.title, "
+            "source_hash=excluded.source_hash, updated_at=excluded.updated_at, date_origin=excluded.date_origin, "
+            "url=excluded.url, owner=excluded.owner, review_in=excluded.review_in, review_by=excluded.review_by, "
+            "keywords=excluded.keywords, date_warning=excluded.date_warning",
             (
                 doc.doc_id,
                 doc.source,
@@ -212,6 +229,9 @@ class SQLiteStore:
                 doc.date_origin.value,
                 doc.url,
                 doc.owner,
+                doc.review_in,
+                doc.review_by.isoformat() if doc.review_by else None,
+                doc.keywords,
                 doc.date_warning,
             ),
         )
@@ -236,7 +256,8 @@ class SQLiteStore:
             )
             self._db.execute("DELETE FROM chunks_fts WHERE rowid = ?", (rowid,))
         self._db.execute(
-            "INSERT INTO chunks_fts(rowid, title, body) VALUES (?,?,?)", (rowid, record.doc.title, chunk.text)
+            "INSERT INTO chunks_fts(rowid, title, body) VALUES (?,?,?)",
+            (rowid, searchable_title(record.doc), chunk.text),
         )
 
     def _delete_rows(self, rowids: list[int]) -> None:
@@ -253,10 +274,7 @@ class SQLiteStore:
     def stored_docs(self, source: str | None = None) -> dict[str, StoredDoc]:
         # Two narrow queries (doc rows once, not once per chunk) in one read transaction (one snapshot).
         params: tuple[str, ...] = () if source is None else (source,)
-        doc_sql = (
-            "SELECT doc_id, source, path, title, source_hash, updated_at, date_origin, url, owner, date_warning "
-            "FROM docs"
-        )
+        doc_sql = f"SELECT {_DOC_COLUMNS} FROM docs"
         chunk_sql = "SELECT doc_id, chunk_id, chunk_hash FROM chunks"
         if source is not None:
             doc_sql += " WHERE source = ?"
@@ -272,7 +290,7 @@ class SQLiteStore:
                         if doc_id not in metas:
                             continue
                         row = metas[doc_id]
-                        stored = docs[doc_id] = StoredDoc(meta=_meta(row, date_warning=row[9]), chunk_hashes={})
+                        stored = docs[doc_id] = StoredDoc(meta=_meta(row), chunk_hashes={})
                     stored.chunk_hashes[chunk_id] = hash_
             finally:
                 self._db.execute("COMMIT")
@@ -454,22 +472,23 @@ class SQLiteStore:
             return {}
         marks = ",".join("?" * len(rowids))
         sql = (
-            "SELECT d.doc_id, d.source, d.path, d.title, d.source_hash, d.updated_at, d.date_origin, d.url, "
-            "d.owner, c.chunk_id, c.chunk_hash, c.rowid, c.ordinal, c.text, c.heading_path "
-            f"FROM chunks c JOIN docs d ON d.doc_id = c.doc_id WHERE c.rowid IN ({marks})"
+            "SELECT c.chunk_id, c.chunk_hash, c.rowid, c.ordinal, c.text, c.heading_path, "
+            + ", ".join(f"d.{column.strip()}" for column in _DOC_COLUMNS.split(","))
+            + f" FROM chunks c JOIN docs d ON d.doc_id = c.doc_id WHERE c.rowid IN ({marks})"
         )
         out: dict[int, tuple[Chunk, DocMeta]] = {}
         with self._lock:
             for row in self._db.execute(sql, tuple(rowids)):
+                meta = _meta(row[6:])
                 chunk = Chunk(
-                    chunk_id=row[9],
-                    doc_id=row[0],
-                    ordinal=row[12],
-                    text=row[13],
-                    chunk_hash=row[10],
-                    heading_path=tuple(json.loads(row[14])),
+                    chunk_id=row[0],
+                    doc_id=meta.doc_id,
+                    ordinal=row[3],
+                    text=row[4],
+                    chunk_hash=row[1],
+                    heading_path=tuple(json.loads(row[5])),
                 )
-                out[int(row[11])] = (chunk, _meta(row))
+                out[int(row[2])] = (chunk, meta)
         return out
 
     def close(self) -> None:
@@ -478,7 +497,7 @@ class SQLiteStore:
             self._stemmer.close()
 
 
-def _meta(row: Sequence[object], *, date_warning: object = None) -> DocMeta:
+def _meta(row: Sequence[object]) -> DocMeta:
     return DocMeta(
         doc_id=str(row[0]),
         source=str(row[1]),
@@ -489,7 +508,10 @@ def _meta(row: Sequence[object], *, date_warning: object = None) -> DocMeta:
         date_origin=DateOrigin(str(row[6])),
         url=None if row[7] is None else str(row[7]),
         owner=None if row[8] is None else str(row[8]),
-        date_warning=None if date_warning is None else str(date_warning),
+        review_in=None if row[9] is None else str(row[9]),
+        review_by=None if row[10] is None else datetime.fromisoformat(str(row[10])),
+        keywords=None if row[11] is None else str(row[11]),
+        date_warning=None if row[12] is None else str(row[12]),
     )
 
 
