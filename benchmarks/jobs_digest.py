@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT))
 
 from jobs import runs  # noqa: E402
 from jobs.webhook import RefreshQueue, refresh_webhook_route, signed_headers  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
-from tests.jobs_support import index_docs, ledger_of, make_deps, seed_answer  # noqa: E402
+from tests.fakes.jobs_support import index_docs, ledger_of, make_deps, seed_answer  # noqa: E402
+from tests.fakes.network import free_port  # noqa: E402
 
 W46 = datetime(2026, 11, 9, tzinfo=UTC)
 DOCS = ("handbook:leave.md", "handbook:expenses.md", "handbook:laptops.md", "handbook:onboarding.md")

@@ -30,8 +30,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.bot_harness import SECRET, start_harness  # noqa: E402
-from tests.slack_fake import BOT_USER, event_body, signed_headers  # noqa: E402
+from tests.fakes.bot_harness import SECRET, start_harness  # noqa: E402
+from tests.fakes.slack_fake import BOT_USER, event_body, signed_headers  # noqa: E402
 
 QUESTIONS = [
     "How many days of paid holiday do employees get?",

@@ -39,7 +39,7 @@ from rag.providers.local_embedder import MiniLMEmbedder  # noqa: E402
 RECEIVER = """
 import sys, time
 sys.path.insert(0, {root!r})
-from tests.otlp_fake import FakeLangfuse
+from tests.fakes.otlp_fake import FakeLangfuse
 fake = FakeLangfuse()
 fake.start()
 print(fake.url, flush=True)

@@ -19,7 +19,6 @@ from rag.answer.pipeline import AskContext, answer_question, utcnow
 from rag.answer.staleness import stale_sources
 from rag.config import SourceConfig, load_settings
 from rag.errors import BestBeforeError
-from rag.index.indexing import refresh_source
 from rag.index.refresh import RefreshResult
 
 app = typer.Typer(
@@ -62,31 +61,23 @@ def fail(exc: Exception) -> typer.Exit:
 
 
 def run_refresh(ctx: typer.Context, source: str | None, *, full: bool, as_json: bool) -> RefreshResult:
+    """Refresh the configured sources (or one) through the one refresh path, with a progress bar per source."""
     services = services_of(ctx)
     target = _sources_for(services, source)
-    if full:
-        services.store.reset(services.embedder.id, services.embedder.dimension)
-    total = RefreshResult(source=",".join(s.name for s in target))
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=err, disable=as_json, transient=False,
     ) as bar:  # fmt: skip
-        for src in target:
-            task = bar.add_task(f"Indexing {src.name}", total=None)
+        tasks: dict[str, TaskID] = {}
 
-            def step(done: int, count: int, task: TaskID = task) -> None:
-                bar.update(task, completed=done, total=count)
+        def step(name: str, done: int, count: int) -> None:
+            if name not in tasks:
+                tasks[name] = bar.add_task(f"Indexing {name}", total=None)
+            bar.update(tasks[name], completed=done, total=count)
 
-            result = refresh_source(
-                src,
-                store=services.store,
-                embedder=services.embedder,
-                chunking=services.chunking,
-                now=utcnow(),
-                progress=step,
-            )
-            total.merge(result)
-    return total
+        report = services.indexer.refresh(target, full=full, progress=step)
+    report.raise_for_failures()
+    return report.total()
 
 
 def _sources_for(services: Services, source: str | None) -> list[SourceConfig]:
@@ -125,12 +116,10 @@ def refresh(
 
 
 def _refresh_command(ctx: typer.Context, source: str | None, *, full: bool, as_json: bool) -> None:
-    started = utcnow()
     try:
-        result = run_refresh(ctx, source, full=full, as_json=as_json)
+        result = run_refresh(ctx, source, full=full, as_json=as_json)  # each source's run is in the ledger
     except BestBeforeError as exc:
         raise fail(exc) from exc
-    services_of(ctx).ledger.record_refresh(result, started_at=started)  # refresh runs show in the weekly digest
     if as_json:
         emit_json(result.to_json())
     else:

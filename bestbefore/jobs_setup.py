@@ -11,7 +11,7 @@ from bestbefore.services import Services
 from jobs.locks import LocalSlotClaims, RedisSlotClaims, SlotClaims
 from jobs.nudges import NudgeLog
 from jobs.ports import Clock, SlackWeb
-from jobs.runs import JobDeps, refresh_one
+from jobs.runs import JobDeps
 from jobs.scheduler import JobScheduler, build_scheduler
 from jobs.webhook import RefreshQueue, refresh_webhook_route
 from rag.answer.pipeline import utcnow
@@ -55,6 +55,12 @@ class JobsRuntime:
     queue: RefreshQueue
     webhook_route: Route
 
+    def drain(self, timeout: float = 30.0) -> None:
+        """Wait until no scheduled job runs and no webhook refresh is pending or running."""
+        self.scheduler.drain(timeout)
+        if not self.queue.wait_idle(timeout):
+            raise TimeoutError(f"a webhook refresh was still pending after {timeout} s")
+
     def close(self) -> None:
         self.scheduler.shutdown(wait=False)
         self.queue.close(timeout=5)
@@ -69,8 +75,9 @@ def start_jobs(services: Services, *, clock: Clock = utcnow, start: bool = True)
     scheduler = build_scheduler(deps, claims=slot_claims(settings), clock=clock)
 
     def refresh(source: str, paths: tuple[str, ...] | None) -> None:
-        result = refresh_one(deps, settings.app.source(source), now=clock(), paths=paths)
-        log.info("webhook refresh of %s: %s", source, result.summary())
+        report = services.indexer.refresh([settings.app.source(source)], paths=paths, now=clock())
+        report.raise_for_failures()  # recorded already; the queue logs it
+        log.info("webhook refresh of %s: %s", source, report.total().summary())
 
     queue = RefreshQueue(refresh)
     route = refresh_webhook_route(settings.bestbefore_webhook_secret, queue, [s.name for s in settings.app.sources])

@@ -17,7 +17,7 @@ from rag.answer.pipeline import AnswerRecorder, RagPipeline
 from rag.answer.staleness import StalenessPolicy
 from rag.config import Settings, ttl_seconds
 from rag.errors import ConfigError
-from rag.index.indexing import chunking_settings
+from rag.index.indexing import Indexer, chunking_settings
 from rag.index.sqlite_store import SQLiteStore
 from rag.index.store import VectorStore
 from rag.ingest.chunking import ChunkingSettings
@@ -160,6 +160,11 @@ class Services:
     @property
     def chunking(self) -> ChunkingSettings:
         return chunking_settings(self.settings.app.index)
+
+    @cached_property
+    def indexer(self) -> Indexer:
+        """The one refresh path (CLI, scheduler, webhook); each source's run is recorded in the ledger."""
+        return Indexer(store=self.store, embedder=self.embedder, chunking=self.chunking, recorder=self.ledger)
 
     @cached_property
     def pipeline(self) -> RagPipeline:

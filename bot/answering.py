@@ -62,7 +62,7 @@ def handle_question(
         _post(client, channel, thread, help_reply())
         return
     placeholder = _post(client, channel, thread, placeholder_reply())
-    runtime.workers.submit(
+    runtime.answer_workers.submit(
         answer_in_place, event, question, client, runtime,
         channel=channel, thread=thread, placeholder_ts=str(placeholder["ts"]), identity=identity, logger=logger,
     )  # fmt: skip

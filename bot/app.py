@@ -1,4 +1,5 @@
-"""Building the Slack app: ``create_app(settings, services)`` -> a Bolt ``App`` (never at import time).
+"""Building the Slack app: ``build_slack_bot(settings, services)`` -> the Bolt ``App`` and its runtime (never at
+import time).
 
 ``process_before_response=False``: Bolt acks each event as soon as it is verified and de-duplicated; listeners
 run on a thread pool, and the answering itself on the runtime's answer workers.
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from slack_bolt import App
@@ -19,7 +19,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.dedupe import EventClaims, dedupe_middleware, make_claims
 from bot.listeners import register_listeners
-from bot.runtime import BotRuntime, BotServices
+from bot.runtime import Backlog, BotRuntime, BotServices, TrackedPool
 from rag.config import Settings
 from rag.errors import ConfigError
 
@@ -71,12 +71,13 @@ def build_slack_bot(
                 "page into .env (or set SLACK_APP_TOKEN to use Socket Mode, which needs no public URL)."
             )
         secret = secrets.token_hex(32)  # Socket Mode requests are not signed; HTTP requests then never verify
+    backlog = Backlog()
     try:
         app = App(
             client=client,
             signing_secret=secret,
             process_before_response=False,
-            listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="bestbefore-slack"),
+            listener_executor=TrackedPool(backlog, max_workers=LISTENER_THREADS, thread_name_prefix="bestbefore-slack"),
             logger=log,
         )
     except OSError as exc:  # includes URLError: Slack (or SLACK_API_URL) unreachable
@@ -87,13 +88,9 @@ def build_slack_bot(
         services=services,
         config=settings.app,
         claims=claims if claims is not None else make_claims(settings.redis_url),
-        workers=ThreadPoolExecutor(max_workers=answer_threads, thread_name_prefix="bestbefore-answer"),
+        backlog=backlog,
+        workers=TrackedPool(backlog, max_workers=answer_threads, thread_name_prefix="bestbefore-answer"),
     )
     app.use(dedupe_middleware(runtime.claims))
     register_listeners(app, runtime)
     return SlackBot(app=app, runtime=runtime)
-
-
-def create_app(settings: Settings, services: BotServices, *, socket_mode: bool = False) -> App:
-    """The Bolt ``App`` for ``settings`` (see :func:`build_slack_bot` for the closable variant)."""
-    return build_slack_bot(settings, services, socket_mode=socket_mode).app

@@ -7,9 +7,7 @@ reads the wall clock), so tests drive them directly.
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -22,9 +20,9 @@ from jobs.watchdog import CITATION_WINDOW, WatchdogReport, nudge_owners, rank_st
 from jobs.weekly_figures import JobFailure, RefreshFigures, daily_points
 from jobs.weeks import shift_week, week_bounds
 from rag.answer.staleness import StalenessPolicy
-from rag.config import Settings, SourceConfig
+from rag.config import Settings
 from rag.errors import ConfigError
-from rag.index.indexing import refresh_source
+from rag.index.indexing import Indexer
 from rag.index.refresh import RefreshResult
 from rag.index.store import VectorStore
 from rag.ingest.chunking import ChunkingSettings
@@ -49,6 +47,9 @@ class IndexServices(Protocol):
     def chunking(self) -> ChunkingSettings: ...
 
     @property
+    def indexer(self) -> Indexer: ...
+
+    @property
     def policy(self) -> StalenessPolicy: ...
 
 
@@ -58,7 +59,6 @@ class JobDeps:
     ledger: JobLedger
     slack: SlackWeb | None = None
     nudges: NudgeLog | None = None
-    refresh_lock: threading.Lock = field(default_factory=threading.Lock)  # one refresh at a time per process
 
     @property
     def settings(self) -> Settings:
@@ -69,42 +69,11 @@ class JobDeps:
         return ZoneInfo(self.settings.app.schedules.timezone)
 
 
-def refresh_one(
-    deps: JobDeps, source: SourceConfig, *, now: datetime, paths: Sequence[str] | None = None
-) -> RefreshResult:
-    """Refresh one source and record the run (or its failure) in the ledger. Raises after recording a failure."""
-    try:
-        with deps.refresh_lock:
-            result = refresh_source(
-                source,
-                store=deps.index.store,
-                embedder=deps.index.embedder,
-                chunking=deps.index.chunking,
-                now=now,
-                paths=paths,
-            )
-    except Exception as exc:
-        deps.ledger.record_refresh(
-            RefreshResult(source=source.name), started_at=now, error=f"{type(exc).__name__}: {exc}"
-        )
-        raise
-    deps.ledger.record_refresh(result, started_at=now)
-    return result
-
-
 def refresh_all(deps: JobDeps, now: datetime) -> list[RefreshResult]:
-    """The scheduled refresh: every source in turn; one failing source does not stop the others."""
-    results: list[RefreshResult] = []
-    failed: list[str] = []
-    for source in deps.settings.app.sources:
-        try:
-            results.append(refresh_one(deps, source, now=now))
-        except Exception as exc:
-            log.warning("scheduled refresh of %s failed: %s", source.name, exc)
-            failed.append(f"{source.name}: {type(exc).__name__}: {exc}")
-    if failed:
-        raise RuntimeError("refresh failed for " + "; ".join(failed))
-    return results
+    """The scheduled refresh: every source in turn; one failing source does not stop the others (raises after)."""
+    report = deps.index.indexer.refresh(deps.settings.app.sources, now=now)
+    report.raise_for_failures()
+    return report.results
 
 
 def watchdog(deps: JobDeps, now: datetime) -> WatchdogReport:

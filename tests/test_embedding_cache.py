@@ -267,7 +267,7 @@ def test_answer_reports_cache_hits_and_survives_an_outage(
 
     from rag.index.refresh import apply_refresh, plan_refresh
     from rag.ingest.chunking import ChunkingSettings
-    from tests.refresh_corpus import make_doc
+    from tests.fakes.refresh_corpus import make_doc
 
     store = SQLiteStore(tmp_path / "index.sqlite")
     embedder = redis_embedder(redis_url)

@@ -14,8 +14,8 @@ from slack_sdk import WebClient
 from jobs import runs
 from jobs.runs import JobDeps
 from rag.index.refresh import RefreshResult
-from tests.jobs_support import index_docs, ledger_of, make_deps, seed_answer
-from tests.slack_fake import BOT_TOKEN, FakeSlack
+from tests.fakes.jobs_support import index_docs, ledger_of, make_deps, seed_answer
+from tests.fakes.slack_fake import BOT_TOKEN, FakeSlack
 
 W46 = datetime(2026, 11, 9, tzinfo=UTC)  # Monday of 2026-W46
 W47 = datetime(2026, 11, 16, tzinfo=UTC)  # Monday of 2026-W47

@@ -10,8 +10,8 @@ from rag.errors import ConfigError, StoreError
 from rag.index.weaviate_store import WeaviateStore, connect_weaviate
 from rag.providers.local_embedder import HashingEmbedder
 from tests.conftest import free_port
+from tests.fakes.weaviate_fake import FakeWeaviateServer
 from tests.test_store_contract import meta, records
-from tests.weaviate_fake import FakeWeaviateServer
 
 
 @pytest.fixture

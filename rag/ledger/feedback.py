@@ -1,12 +1,10 @@
 """Feedback on answers (👍 / 👎 reactions): one vote per user per answer, latest wins, removal retracts.
 
-``FeedbackStore`` is what the Slack bot writes to; the query ledger implements it durably, and
-``InMemoryFeedbackStore`` is the process-local fallback used before a ledger exists (and in tests).
+``FeedbackStore`` is what the Slack bot writes to; the query ledger implements it durably.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -38,30 +36,3 @@ class FeedbackStore(Protocol):
 
     def votes(self, answer_id: str) -> dict[str, int]:
         """user -> current vote (retracted votes left out)."""
-
-
-class InMemoryFeedbackStore:
-    def __init__(self) -> None:
-        self._messages: dict[tuple[str, str], str] = {}
-        self._votes: dict[str, dict[str, int]] = {}
-        self._lock = threading.Lock()
-
-    def link_message(self, answer_id: str, channel: str, message_ts: str) -> None:
-        with self._lock:
-            self._messages[(channel, message_ts)] = answer_id
-
-    def answer_for_message(self, channel: str, message_ts: str) -> str | None:
-        with self._lock:
-            return self._messages.get((channel, message_ts))
-
-    def record_vote(self, vote: Vote) -> None:
-        with self._lock:
-            votes = self._votes.setdefault(vote.answer_id, {})
-            if vote.value == 0:
-                votes.pop(vote.user, None)
-            else:
-                votes[vote.user] = vote.value
-
-    def votes(self, answer_id: str) -> dict[str, int]:
-        with self._lock:
-            return dict(self._votes.get(answer_id, {}))

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, and_, create_engine, event, func, select, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from rag.answer.pipeline import AskContext, utcnow
@@ -385,9 +385,3 @@ class QueryLedger:
 
 def _with_utc(row: dict[str, Any]) -> dict[str, Any]:
     return {key: utc(value) if isinstance(value, datetime) else value for key, value in row.items()}
-
-
-def table_counts(conn: Connection) -> dict[str, int]:
-    """Rows per ledger table (diagnostics)."""
-    tables = (answers, provider_calls, answer_messages, votes, refresh_runs, digest_posts, job_runs)
-    return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one() for t in tables}

@@ -24,7 +24,7 @@ from rag.answer.pipeline import AskContext
 from rag.config import AppConfig, ChannelConfig, IndexConfig, Settings
 from rag.index.refresh import apply_refresh, plan_refresh
 from rag.models import Answer, DateOrigin, Document
-from tests.slack_fake import BOT_TOKEN, FakeSlack, event_body, signed_headers
+from tests.fakes.slack_fake import BOT_TOKEN, FakeSlack, event_body, signed_headers
 
 SECRET = "test-signing-secret-0123456789abcdef"
 NOW = datetime.now(UTC)
@@ -167,9 +167,8 @@ class BotHarness:
         return [c.params for c in self.fake.calls_to("chat.update") if c.params["channel"] == channel]
 
     def settle(self) -> None:
-        """Let every queued answer finish (the listener pool first, then the answer workers)."""
-        time.sleep(0.3)
-        self.bot.runtime.workers.submit(lambda: None).result(timeout=30)
+        """Wait until every event posted so far is fully handled (its listener and its answer), without a nap."""
+        self.bot.runtime.drain(timeout=30)
 
     def close(self) -> None:
         self.http.close()
