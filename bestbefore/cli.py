@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from bestbefore import render
-from bestbefore.console import console, err, print_error
+from bestbefore.cli_context import emit_json, fail, services_of
+from bestbefore.console import console, err
 from bestbefore.evaluate import eval_command
 from bestbefore.jobs_cli import digest_command, jobs_command
 from bestbefore.services import Services
 from rag.answer.pipeline import AskContext, answer_question, utcnow
 from rag.answer.staleness import stale_sources
-from rag.config import SourceConfig, load_settings
+from rag.config import SourceConfig
 from rag.errors import BestBeforeError
 from rag.index.refresh import RefreshResult
 
@@ -37,27 +37,6 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON documen
 @app.callback()
 def main(ctx: typer.Context, config: ConfigOption = None) -> None:
     ctx.obj = {"config": config}
-
-
-def services_of(ctx: typer.Context) -> Services:
-    if "services" not in ctx.obj:
-        try:
-            ctx.obj["services"] = Services(load_settings(ctx.obj["config"]))
-        except BestBeforeError as exc:
-            print_error(exc)
-            raise typer.Exit(2) from exc
-        ctx.call_on_close(ctx.obj["services"].close)
-    services: Services = ctx.obj["services"]
-    return services
-
-
-def emit_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-
-
-def fail(exc: Exception) -> typer.Exit:
-    print_error(exc)
-    return typer.Exit(1)
 
 
 def run_refresh(ctx: typer.Context, source: str | None, *, full: bool, as_json: bool) -> RefreshResult:
@@ -213,10 +192,9 @@ def serve(
     from bestbefore.dashboard import dashboard_routes
     from bestbefore.jobs_setup import start_jobs
     from bestbefore.serve import run_server  # slack-bolt and uvicorn load only for this command
-    from bot.app import web_client
 
     try:
-        web_client(services_of(ctx).settings)  # a missing Slack token is reported before anything starts
+        services_of(ctx).require_slack()  # a missing Slack token is reported before anything starts
         job_runtime = start_jobs(services_of(ctx), start=jobs)  # POST /hooks/refresh is served either way
         try:
             routes = [*dashboard_routes(services_of(ctx)), job_runtime.webhook_route]

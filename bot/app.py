@@ -59,10 +59,14 @@ def build_slack_bot(
     *,
     socket_mode: bool = False,
     claims: EventClaims | None = None,
+    client: WebClient | None = None,
     answer_threads: int = ANSWER_THREADS,
 ) -> SlackBot:
-    """The Bolt app with the bot's listeners. HTTP mode needs ``SLACK_SIGNING_SECRET``; Socket Mode does not."""
-    client = web_client(settings)
+    """The Bolt app with the bot's listeners. HTTP mode needs ``SLACK_SIGNING_SECRET``; Socket Mode does not.
+
+    ``client`` and ``claims`` come from the composition root (built once per process); without them the bot makes
+    its own (tests, scripts)."""
+    client = client if client is not None else web_client(settings)
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     if not secret:
         if not socket_mode:

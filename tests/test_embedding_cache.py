@@ -24,9 +24,9 @@ from rag.providers.embedding_cache import (
     LruEmbeddingCache,
     RedisEmbeddingCache,
     cache_key,
-    redacted_url,
 )
 from rag.providers.local_embedder import HashingEmbedder
+from rag.redis_connection import redacted_url
 from tests.conftest import RedisServer, free_port
 
 DAY = 24 * 3600

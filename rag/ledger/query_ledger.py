@@ -65,6 +65,19 @@ def open_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 
+def open_ledger_engine(url: str) -> tuple[Engine, list[str]]:
+    """The ledger's engine with every migration applied (one replica at a time on PostgreSQL); the names applied."""
+    try:
+        engine = open_engine(url)
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":  # replicas starting together migrate one at a time
+                conn.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
+            applied = migrate(conn)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"Cannot open the query ledger at {make_url(url).render_as_string()}: {exc}") from exc
+    return engine, applied
+
+
 class QueryLedger:
     def __init__(
         self,
@@ -83,14 +96,7 @@ class QueryLedger:
         self._lock = threading.Lock()
         self.write_errors = 0
         self._pending: queue.Queue[tuple[Answer, AskContext] | None] = queue.Queue()
-        try:
-            self.engine = open_engine(url)
-            with self.engine.begin() as conn:
-                if conn.dialect.name == "postgresql":  # replicas starting together migrate one at a time
-                    conn.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
-                self.applied_migrations = migrate(conn)
-        except SQLAlchemyError as exc:
-            raise StoreError(f"Cannot open the query ledger at {make_url(url).render_as_string()}: {exc}") from exc
+        self.engine, self.applied_migrations = open_ledger_engine(url)
         self._writer = threading.Thread(target=self._write_answers, name="ledger-writer", daemon=True)
         self._writer.start()
 
