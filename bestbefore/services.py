@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bestbefore import backends
-from rag.answer.pipeline import AnswerRecorder, RagPipeline
+from rag.answer.pipeline import RagPipeline
 from rag.answer.staleness import StalenessPolicy
 from rag.config import Settings, ttl_seconds
 from rag.index.indexing import Indexer, chunking_settings
@@ -25,6 +25,7 @@ from rag.ledger.query_ledger import QueryLedger
 from rag.observability.costs import PriceTable
 from rag.observability.metrics import AnswerMetrics
 from rag.observability.privacy import Privacy
+from rag.observers import AnswerObserver, Observers
 from rag.providers.embedding import Embedder
 from rag.providers.embedding_cache import CachedEmbedder, EmbeddingCache
 from rag.providers.embedding_disk_cache import DiskCachedEmbedder
@@ -101,7 +102,7 @@ class Services:
     """Everything built once per process from ``Settings``; parts are built on first use."""
 
     settings: Settings
-    recorders: list[AnswerRecorder] = field(default_factory=list)
+    recorders: list[AnswerObserver] = field(default_factory=list)  # extra answer observers (tests, benchmarks)
 
     @cached_property
     def cohere(self) -> CohereAPI | None:
@@ -113,7 +114,7 @@ class Services:
         """The one Redis connection (``REDIS_URL``) shared by the embedding cache, event claims and job claims."""
         if not self.settings.redis_url:
             return None
-        return RedisConnection(self.settings.redis_url, on_outage=lambda: self.metrics.cache_event("outage"))
+        return RedisConnection(self.settings.redis_url, on_outage=lambda: self.observers.cache_event("outage"))
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -139,20 +140,24 @@ class Services:
     @cached_property
     def ledger(self) -> QueryLedger:
         """The query ledger (DATABASE_URL, else a SQLite file in the data dir); votes go on to metrics/Langfuse."""
-        listeners = [self.metrics] + ([self.langfuse] if self.langfuse is not None else [])
-        return QueryLedger(
+        ledger = QueryLedger(
             self.settings.ledger_url,
             prices=self.prices,
             privacy=Privacy.parse(self.settings.app.ledger.privacy),
-            listeners=listeners,
+            listeners=self.observers,  # stored votes go on to the one observer list
         )
+        self.observers.insert(len(self.recorders), ledger)  # and it records every answer
+        return ledger
 
-    @property
-    def tracing_recorders(self) -> list[AnswerRecorder]:
-        recorders: list[AnswerRecorder] = [self.ledger, self.metrics]
+    @cached_property
+    def observers(self) -> Observers:
+        """The one fan-out of answers, votes and cache events: extra recorders, the ledger, metrics, Langfuse.
+
+        The ledger joins the list when it is built (it stores votes itself, then tells the list about them)."""
+        members: list[object] = [*self.recorders, self.metrics]
         if self.langfuse is not None:
-            recorders.append(self.langfuse)
-        return recorders
+            members.append(self.langfuse)
+        return Observers(members)
 
     @cached_property
     def feedback(self) -> FeedbackStore:
@@ -176,13 +181,14 @@ class Services:
         index = self.settings.app.index
         self.store.ensure_embedder(self.embedder.id, self.embedder.dimension)  # refuse to query another model's index
         self.embedder.warm_up()  # model load is start-up time, not the first question's embed time
+        _ = self.ledger  # built before the first answer: it joins the observers
         return RagPipeline(
             store=self.store,
             embedder=self.embedder,
             generator=build_generator(self.settings, self.cohere),
             reranker=build_reranker(self.settings, self.cohere),
             policy=self.policy,
-            recorders=[*self.recorders, *self.tracing_recorders],
+            recorders=self.observers,
             alpha=index.alpha,
             candidates=index.candidates,
             evidence=index.evidence,

@@ -1,8 +1,8 @@
 """Answering a question asked in Slack: placeholder at once, the answer in its place when ready.
 
-``handle_question`` runs in Bolt's listener pool after the event was acked: it decides whether to answer,
-posts the placeholder ("Searching the docs…") and hands the slow part to the runtime's answer workers, so a
-burst of questions never delays anyone's placeholder. The answer replaces the placeholder with ``chat.update``.
+``handle_question`` runs in the thread that acks the event: it decides whether to answer and hands the event to the
+bot's pool once. There the placeholder ("Searching the docs…") goes out first (urgent work, so a burst of questions
+never delays anyone's placeholder), then the answer replaces it with ``chat.update``.
 """
 
 from __future__ import annotations
@@ -51,18 +51,33 @@ def handle_question(
     if not runtime.channel(channel).enabled:
         logger.debug("not answering in %s: disabled in bestbefore.toml", channel)
         return
-    if not runtime.claims.claim(f"message:{channel}:{event['ts']}"):
-        logger.info("message %s in %s was already answered", event["ts"], channel)
-        return
     thread = reply_thread(event, is_dm=is_dm)
     question = parse_question(
         str(event.get("text") or ""), bot_user_id=identity.user_id, max_chars=runtime.config.slack.max_question_chars
     )
+    runtime.workers.submit(
+        post_placeholder, event, question, client, runtime,
+        channel=channel, thread=thread, identity=identity, logger=logger, urgent=True,
+    )  # fmt: skip
+
+
+def post_placeholder(
+    event: Mapping[str, Any],
+    question: Question,
+    client: WebClient,
+    runtime: BotRuntime,
+    *,
+    channel: str,
+    thread: str | None,
+    identity: BotIdentity,
+    logger: logging.Logger,
+) -> None:
+    """The placeholder (or the help text for an empty question), then the answer queued behind other placeholders."""
     if not question.text:
         _post(client, channel, thread, help_reply())
         return
     placeholder = _post(client, channel, thread, placeholder_reply())
-    runtime.answer_workers.submit(
+    runtime.workers.submit(
         answer_in_place, event, question, client, runtime,
         channel=channel, thread=thread, placeholder_ts=str(placeholder["ts"]), identity=identity, logger=logger,
     )  # fmt: skip

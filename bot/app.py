@@ -1,8 +1,9 @@
 """Building the Slack app: ``build_slack_bot(settings, services)`` -> the Bolt ``App`` and its runtime (never at
 import time).
 
-``process_before_response=False``: Bolt acks each event as soon as it is verified and de-duplicated; listeners
-run on a thread pool, and the answering itself on the runtime's answer workers.
+One thread hand-off: Bolt verifies and de-duplicates each event (one claim) and runs its listener in the thread that
+acks it (``process_before_response=True``); the listener only hands the event to the bot's own pool
+(:class:`bot.runtime.BotWorkers`), where the placeholder, the answer and votes are handled.
 """
 
 from __future__ import annotations
@@ -19,13 +20,12 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.dedupe import EventClaims, dedupe_middleware, make_claims
 from bot.listeners import register_listeners
-from bot.runtime import Backlog, BotRuntime, BotServices, TrackedPool
+from bot.runtime import BotRuntime, BotServices, BotWorkers
 from rag.config import Settings
 from rag.errors import ConfigError
 
 log = logging.getLogger("bestbefore.slack")
 
-LISTENER_THREADS = 16
 ANSWER_THREADS = 4
 
 
@@ -75,13 +75,11 @@ def build_slack_bot(
                 "page into .env (or set SLACK_APP_TOKEN to use Socket Mode, which needs no public URL)."
             )
         secret = secrets.token_hex(32)  # Socket Mode requests are not signed; HTTP requests then never verify
-    backlog = Backlog()
     try:
         app = App(
             client=client,
             signing_secret=secret,
-            process_before_response=False,
-            listener_executor=TrackedPool(backlog, max_workers=LISTENER_THREADS, thread_name_prefix="bestbefore-slack"),
+            process_before_response=True,  # listeners run in the acking thread and only hand the event over
             logger=log,
         )
     except OSError as exc:  # includes URLError: Slack (or SLACK_API_URL) unreachable
@@ -92,8 +90,7 @@ def build_slack_bot(
         services=services,
         config=settings.app,
         claims=claims if claims is not None else make_claims(settings.redis_url),
-        backlog=backlog,
-        workers=TrackedPool(backlog, max_workers=answer_threads, thread_name_prefix="bestbefore-answer"),
+        workers=BotWorkers(answer_threads),
     )
     app.use(dedupe_middleware(runtime.claims))
     register_listeners(app, runtime)

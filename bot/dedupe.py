@@ -1,4 +1,4 @@
-"""Exactly one answer per Slack event: a claim on each event id (and each question message) that only the first wins.
+"""Exactly one answer per Slack event: one claim per event (a message by its channel and ts, others by event id).
 
 Slack redelivers an event when it did not see an ack in time (HTTP ``X-Slack-Retry-Num``, Socket Mode
 ``retry_attempt``) and occasionally sends the same ``event_id`` twice. With ``REDIS_URL`` set the claim is a Redis
@@ -99,16 +99,27 @@ def make_claims(redis: str | RedisConnection | None) -> EventClaims:
     return RedisClaims(redis) if redis else InProcessClaims()
 
 
+QUESTION_EVENTS = ("app_mention", "message")
+
+
 def event_claim_key(body: dict[str, Any]) -> str | None:
-    """The de-duplication key of an Events API body (None for anything else: commands, url_verification, ...)."""
+    """The one de-duplication key of an Events API body (None for anything else: commands, url_verification, ...).
+
+    A message (mention or DM) is keyed by its channel and ts, so a retry, a duplicate ``event_id`` and the same
+    message delivered under a new event id all meet the same claim; any other event by its ``event_id``.
+    """
     if body.get("type") != "event_callback":
         return None
+    event = body.get("event") or {}
+    if event.get("type") in QUESTION_EVENTS and event.get("channel") and event.get("ts"):
+        return f"message:{event['channel']}:{event['ts']}"
     event_id = body.get("event_id")
     return f"event:{event_id}" if event_id else None
 
 
 def dedupe_middleware(claims: EventClaims) -> Callable[..., BoltResponse | None]:
-    """A Bolt global middleware: acks a redelivered event without running any listener."""
+    """A Bolt global middleware, the only claim an event takes: acks a redelivered event without running any
+    listener."""
 
     def drop_duplicate_events(
         body: dict[str, Any], next_: Callable[[], None], logger: logging.Logger

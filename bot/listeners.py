@@ -32,8 +32,12 @@ def register_listeners(app: App, runtime: BotRuntime) -> None:
 
     @app.event("reaction_added")
     def record_reaction(event: dict[str, Any], context: BoltContext, logger: logging.Logger) -> None:
-        handle_reaction(event, runtime, added=True, identity=identity_of(context), logger=logger)
+        runtime.workers.submit(
+            handle_reaction, event, runtime, added=True, identity=identity_of(context), logger=logger, urgent=True
+        )
 
     @app.event("reaction_removed")
     def retract_reaction(event: dict[str, Any], context: BoltContext, logger: logging.Logger) -> None:
-        handle_reaction(event, runtime, added=False, identity=identity_of(context), logger=logger)
+        runtime.workers.submit(
+            handle_reaction, event, runtime, added=False, identity=identity_of(context), logger=logger, urgent=True
+        )

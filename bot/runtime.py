@@ -1,18 +1,23 @@
-"""What the bot's listeners share: the services, the per-channel settings, the event claims, the answer workers."""
+"""What the bot's listeners share: the services, the per-channel settings, the event claims, the bot's one pool."""
 
 from __future__ import annotations
 
+import itertools
+import logging
+import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from functools import partial
+from typing import Any, Protocol
 
 from bot.dedupe import EventClaims
 from rag.answer.pipeline import RagPipeline
 from rag.answer.staleness import StalenessPolicy
 from rag.config import AppConfig, ChannelConfig, StalenessConfig
 from rag.ledger.feedback import FeedbackStore
+
+log = logging.getLogger(__name__)
 
 
 class BotServices(Protocol):
@@ -25,48 +30,58 @@ class BotServices(Protocol):
     def feedback(self) -> FeedbackStore: ...
 
 
-T = TypeVar("T")
+class BotWorkers:
+    """The bot's one thread pool: each event is handed here once, by the thread that acked it.
 
+    Urgent work (posting a placeholder, storing a vote) runs before queued answers, so a burst of questions never
+    delays anyone's placeholder; answers then take the workers in arrival order. ``wait_idle`` returns when nothing
+    handed over is left (``BotRuntime.drain``).
+    """
 
-class Backlog:
-    """Work handed to the bot's thread pools and not finished yet; ``wait_idle`` returns when there is none."""
+    URGENT, LATER, STOP = 0, 1, 2
 
-    def __init__(self) -> None:
-        self._count = 0
-        self._cond = threading.Condition()
+    def __init__(self, threads: int = 4, *, name: str = "bestbefore-bot") -> None:
+        self._queue: queue.PriorityQueue[tuple[int, int, Callable[[], object] | None]] = queue.PriorityQueue()
+        self._order = itertools.count()
+        self._unfinished = 0
+        self._idle = threading.Condition()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}-{n}", daemon=True) for n in range(max(1, threads))
+        ]
+        for thread in self._threads:
+            thread.start()
 
-    def started(self) -> None:
-        with self._cond:
-            self._count += 1
+    def submit(self, fn: Callable[..., object], /, *args: Any, urgent: bool = False, **kwargs: Any) -> None:
+        with self._idle:
+            self._unfinished += 1
+        self._queue.put((self.URGENT if urgent else self.LATER, next(self._order), partial(fn, *args, **kwargs)))
 
-    def finished(self) -> None:
-        with self._cond:
-            self._count -= 1
-            if self._count == 0:
-                self._cond.notify_all()
+    def _work(self) -> None:
+        while True:
+            _, _, task = self._queue.get()
+            if task is None:
+                return
+            try:
+                task()
+            except Exception:  # each task reports its own failures; this only keeps the worker alive
+                log.exception("a bot task failed")
+            finally:
+                with self._idle:
+                    self._unfinished -= 1
+                    if self._unfinished == 0:
+                        self._idle.notify_all()
 
     def wait_idle(self, timeout: float) -> bool:
-        with self._cond:
-            return self._cond.wait_for(lambda: self._count == 0, timeout=timeout)
+        with self._idle:
+            return self._idle.wait_for(lambda: self._unfinished == 0, timeout=timeout)
 
-
-class TrackedPool(ThreadPoolExecutor):
-    """A thread pool that counts its unfinished work in a :class:`Backlog` (shared by the bot's pools, so work one
-    pool hands to another is never "done" in between)."""
-
-    def __init__(self, backlog: Backlog, *, max_workers: int, thread_name_prefix: str) -> None:
-        super().__init__(max_workers=max_workers, thread_name_prefix=thread_name_prefix)
-        self.backlog = backlog
-
-    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
-        self.backlog.started()
-        try:
-            future = super().submit(fn, *args, **kwargs)
-        except BaseException:
-            self.backlog.finished()
-            raise
-        future.add_done_callback(lambda _: self.backlog.finished())
-        return future
+    def shutdown(self, *, wait: bool = True) -> None:
+        """Stop after the work already handed over; ``wait`` joins the workers."""
+        for _ in self._threads:
+            self._queue.put((self.STOP, next(self._order), None))
+        if wait:
+            for thread in self._threads:
+                thread.join()
 
 
 @dataclass(frozen=True)
@@ -89,24 +104,14 @@ class BotRuntime:
     services: BotServices
     config: AppConfig
     claims: EventClaims
-    backlog: Backlog = field(default_factory=Backlog)
-    workers: ThreadPoolExecutor | None = None  # the answer workers (built on the backlog when not given)
+    workers: BotWorkers = field(default_factory=BotWorkers)
     _policies: dict[str, StalenessPolicy | None] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def __post_init__(self) -> None:
-        if self.workers is None:
-            self.workers = TrackedPool(self.backlog, max_workers=4, thread_name_prefix="bestbefore-answer")
-
-    @property
-    def answer_workers(self) -> ThreadPoolExecutor:
-        assert self.workers is not None
-        return self.workers
 
     def drain(self, timeout: float = 30.0) -> None:
         """Wait until every event handed to the bot so far is fully handled (listeners and answers). Raises
         ``TimeoutError`` after ``timeout`` seconds."""
-        if not self.backlog.wait_idle(timeout):
+        if not self.workers.wait_idle(timeout):
             raise TimeoutError(f"the bot still had work after {timeout} s")
 
     def channel(self, channel_id: str) -> ChannelConfig:
@@ -127,4 +132,4 @@ class BotRuntime:
         return tuple(sources) if sources is not None else None
 
     def close(self, *, wait: bool = True) -> None:
-        self.answer_workers.shutdown(wait=wait)
+        self.workers.shutdown(wait=wait)

@@ -5,23 +5,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 
-
-@dataclass(frozen=True)
-class Vote:
-    answer_id: str
-    user: str
-    value: int  # +1 or -1; 0 = retracted
-    at: datetime
-
-
-class FeedbackListener(Protocol):
-    """Told about each vote after it is stored (Langfuse scores, metrics)."""
-
-    def on_vote(self, vote: Vote) -> None: ...
+from rag.models import Vote as Vote  # re-exported: the record lives in rag.models
 
 
 class FeedbackStore(Protocol):

@@ -2,9 +2,9 @@
 
 SQLite file in the data dir by default; PostgreSQL (``postgresql+psycopg://…``) when several bot replicas share
 it. Answers are queued and written by a background thread in batches (reads flush the queue first, close()
-writes what is left), so the answer path never waits for the database. It implements :class:`rag.answer.pipeline.AnswerRecorder` and
-:class:`rag.ledger.feedback.FeedbackStore`; votes are passed on to the registered :class:`rag.ledger.feedback.FeedbackListener`
-objects (metrics, Langfuse) after they are stored.
+writes what is left), so the answer path never waits for the database. It is an :class:`rag.observers.AnswerObserver`
+and implements :class:`rag.ledger.feedback.FeedbackStore`; stored votes go on to the process's
+:class:`rag.observers.Observers` (metrics, Langfuse). Linking a Slack message to its answer is queued as well.
 """
 
 from __future__ import annotations
@@ -14,18 +14,17 @@ import queue
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, and_, create_engine, event, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from rag.answer.pipeline import AskContext, utcnow
+from rag.clock import utcnow
 from rag.errors import StoreError
-from rag.index.refresh import RefreshResult
-from rag.ledger.feedback import FeedbackListener, Vote
 from rag.ledger.schema import (
     answer_messages,
     answers,
@@ -37,9 +36,10 @@ from rag.ledger.schema import (
     votes,
 )
 from rag.ledger.stats import LedgerStats, compute_stats, utc
-from rag.models import Answer
+from rag.models import Answer, AskContext, RefreshResult, Vote
 from rag.observability.costs import PriceTable
 from rag.observability.privacy import Privacy, protect, scrub_secrets
+from rag.observers import Observers
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,15 @@ def open_ledger_engine(url: str) -> tuple[Engine, list[str]]:
     return engine, applied
 
 
+@dataclass(frozen=True)
+class MessageLink:
+    """The Slack message ``(channel, message_ts)`` carries answer ``answer_id`` (queued like answers)."""
+
+    answer_id: str
+    channel: str
+    message_ts: str
+
+
 class QueryLedger:
     def __init__(
         self,
@@ -85,17 +94,17 @@ class QueryLedger:
         *,
         prices: PriceTable | None = None,
         privacy: Privacy | str = Privacy.FULL,
-        listeners: Sequence[FeedbackListener] = (),
+        listeners: Sequence[object] = (),
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.url = url
         self.prices = prices or PriceTable()
         self.privacy = Privacy.parse(privacy) if isinstance(privacy, str) else privacy
-        self.listeners: list[FeedbackListener] = list(listeners)
+        self.listeners = Observers.of(listeners)  # told about each stored vote (the process's one Observers list)
         self.clock = clock
         self._lock = threading.Lock()
         self.write_errors = 0
-        self._pending: queue.Queue[tuple[Answer, AskContext] | None] = queue.Queue()
+        self._pending: queue.Queue[tuple[Answer, AskContext] | MessageLink | None] = queue.Queue()
         self.engine, self.applied_migrations = open_ledger_engine(url)
         self._writer = threading.Thread(target=self._write_answers, name="ledger-writer", daemon=True)
         self._writer.start()
@@ -176,18 +185,24 @@ class QueryLedger:
 
     # -- feedback (FeedbackStore) ----------------------------------------------------------------------------------
 
-    def add_listener(self, listener: FeedbackListener) -> None:
+    def add_listener(self, listener: object) -> None:
         self.listeners.append(listener)
 
     def link_message(self, answer_id: str, channel: str, message_ts: str) -> None:
-        key = and_(answer_messages.c.channel == channel, answer_messages.c.message_ts == message_ts)
-        with self._begin() as conn:
-            if conn.execute(select(answer_messages.c.answer_id).where(key)).first() is None:
-                conn.execute(
-                    answer_messages.insert().values(channel=channel, message_ts=message_ts, answer_id=answer_id)
+        """Queue the link (written after the answer it names, by the writer thread): the reply never waits on it."""
+        self._pending.put(MessageLink(answer_id, channel, message_ts))
+
+    @staticmethod
+    def _write_link(conn: Connection, link: MessageLink) -> None:
+        key = and_(answer_messages.c.channel == link.channel, answer_messages.c.message_ts == link.message_ts)
+        if conn.execute(select(answer_messages.c.answer_id).where(key)).first() is None:
+            conn.execute(
+                answer_messages.insert().values(
+                    channel=link.channel, message_ts=link.message_ts, answer_id=link.answer_id
                 )
-            else:
-                conn.execute(answer_messages.update().where(key).values(answer_id=answer_id))
+            )
+        else:
+            conn.execute(answer_messages.update().where(key).values(answer_id=link.answer_id))
 
     def answer_for_message(self, channel: str, message_ts: str) -> str | None:
         key = and_(answer_messages.c.channel == channel, answer_messages.c.message_ts == message_ts)
@@ -206,11 +221,7 @@ class QueryLedger:
             except IntegrityError:  # another replica inserted the same (answer, user) first: update instead
                 if attempt:
                     raise
-        for listener in self.listeners:
-            try:
-                listener.on_vote(vote)
-            except Exception:  # a listener must never lose a stored vote
-                log.exception("feedback listener %s failed", type(listener).__name__)
+        self.listeners.vote(vote)  # a failing observer never loses a stored vote
 
     def _upsert_vote(self, vote: Vote) -> None:
         key = and_(votes.c.answer_id == vote.answer_id, votes.c.user_id == vote.user)
@@ -344,7 +355,8 @@ class QueryLedger:
     # -- the writer ------------------------------------------------------------------------------------------------
 
     def _write_answers(self) -> None:
-        """Write queued answers in batches (one transaction per batch) until close() sends the stop marker."""
+        """Write queued answers and message links in batches (one transaction per batch; a batch's answers before its
+        links, so a link never precedes its answer) until close() sends the stop marker."""
         while True:
             batch = [self._pending.get()]
             while len(batch) < 200:
@@ -353,14 +365,18 @@ class QueryLedger:
                 except queue.Empty:
                     break
             items = [item for item in batch if item is not None]
+            links = [item for item in items if isinstance(item, MessageLink)]
             try:
-                rows = [self._rows(answer, context) for answer, context in items]
-                if rows:
+                rows = [self._rows(*item) for item in items if not isinstance(item, MessageLink)]
+                if rows or links:
                     with self.engine.begin() as conn:
-                        conn.execute(answers.insert(), [row for row, _ in rows])
+                        if rows:
+                            conn.execute(answers.insert(), [row for row, _ in rows])
                         calls = [call for _, row_calls in rows for call in row_calls]
                         if calls:
                             conn.execute(provider_calls.insert(), calls)
+                        for link in links:
+                            self._write_link(conn, link)
             except Exception:
                 self.write_errors += len(items)
                 log.exception("query ledger: %d answers could not be written", len(items))
