@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from starlette.routing import Route
 
 from bestbefore.services import Services
-from jobs.ports import Clock, SlackWeb
+from jobs.ports import Clock
 from jobs.runs import JobDeps
 from jobs.scheduler import JobScheduler, build_scheduler
 from jobs.webhook import RefreshQueue, refresh_webhook_route
@@ -17,14 +17,10 @@ from rag.answer.pipeline import utcnow
 log = logging.getLogger("bestbefore.jobs")
 
 
-def job_deps(services: Services, *, slack: SlackWeb | None = None) -> JobDeps:
-    """What the jobs use, all from ``services`` (built once there): index, ledger, Slack client, nudge log."""
-    return JobDeps(
-        index=services,
-        ledger=services.ledger,
-        slack=slack if slack is not None else services.slack,
-        nudges=services.nudges,
-    )
+def job_deps(services: Services) -> JobDeps:
+    """What the jobs use, all from ``services`` (built once there): index, ledger, the bot's Slack publisher (on the
+    one ``WebClient``), the nudge log."""
+    return JobDeps(index=services, ledger=services.ledger, slack=services.publisher, nudges=services.nudges)
 
 
 @dataclass

@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # loaded only when configured
     from slack_sdk import WebClient
 
     from bot.dedupe import EventClaims
+    from bot.publisher import SlackPublisher
     from jobs.locks import SlotClaims
     from jobs.nudges import NudgeLog
     from rag.observability.langfuse_tracing import LangfuseRecorder
@@ -204,6 +205,15 @@ class Services:
         from bot.app import web_client
 
         return web_client(self.settings)
+
+    @cached_property
+    def publisher(self) -> SlackPublisher | None:
+        """The bot's Slack publisher (digest, chart, owner nudges) on the one client; None without a token."""
+        if self.slack is None:
+            return None
+        from bot.publisher import SlackPublisher
+
+        return SlackPublisher(self.slack)
 
     def require_slack(self) -> WebClient:
         """The Slack client, or a ``ConfigError`` saying where to find the token."""

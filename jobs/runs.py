@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from jobs.chart import digest_chart
 from jobs.digest import Digest, build_digest
 from jobs.nudges import NudgeLog
-from jobs.ports import JobLedger, SlackWeb
+from jobs.ports import JobLedger, SlackPublisher
 from jobs.watchdog import CITATION_WINDOW, WatchdogReport, nudge_owners, rank_stale
 from jobs.weekly_figures import JobFailure, RefreshFigures, daily_points
 from jobs.weeks import shift_week, week_bounds
@@ -57,7 +57,7 @@ class IndexServices(Protocol):
 class JobDeps:
     index: IndexServices
     ledger: JobLedger
-    slack: SlackWeb | None = None
+    slack: SlackPublisher | None = None  # the bot's publisher (None without SLACK_BOT_TOKEN)
     nudges: NudgeLog | None = None
 
     @property
@@ -116,7 +116,8 @@ def chart_of(deps: JobDeps, week: str) -> bytes:
 
 
 def post_digest(deps: JobDeps, week: str, now: datetime, *, force: bool = False) -> str | None:
-    """Post the week's digest (Block Kit) and its chart in the thread; record it. None if already posted."""
+    """Post the week's digest and its chart in the thread (the bot's publisher words them); record it. None if
+    already posted."""
     if not force and deps.ledger.digest_posted(week):
         log.info("digest for %s was already posted", week)
         return None
@@ -124,18 +125,10 @@ def post_digest(deps: JobDeps, week: str, now: datetime, *, force: bool = False)
         raise ConfigError("Posting the digest needs SLACK_BOT_TOKEN")
     channel = deps.settings.app.digest.channel
     digest = compose_digest(deps, week, now)
-    response: Any = deps.slack.chat_postMessage(channel=channel, text=digest.text(), blocks=digest.blocks())
-    ts = str(response["ts"])
+    posted_in, ts = deps.slack.post_digest(channel, digest)
     deps.ledger.record_digest_post(week, channel, ts)
     try:
-        deps.slack.files_upload_v2(
-            channel=str(response["channel"]),
-            thread_ts=ts,
-            file=chart_of(deps, week),
-            filename=f"bestbefore-{week}.png",
-            title=f"Questions, 👍 rate and latency p95, {week}",
-            alt_txt=f"Daily questions with the thumbs-up rate, and latency p95, for {week}",
-        )
+        deps.slack.attach_chart(posted_in, ts, chart_of(deps, week), week=week)
     except Exception as exc:  # the digest is out; a missing chart is reported, not retried as a second post
         log.warning("digest chart upload for %s failed: %s", week, exc)
         deps.ledger.record_job_failure("digest-chart", f"{type(exc).__name__}: {exc}", at=now)

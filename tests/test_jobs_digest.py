@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from slack_sdk import WebClient
 
+from bot.publisher import digest_blocks
 from jobs import runs
 from jobs.runs import JobDeps
 from rag.index.refresh import RefreshResult
@@ -79,7 +80,7 @@ def test_digest_figures_and_week_over_week_changes(deps: JobDeps) -> None:
 
 def test_digest_blocks_fit_slack_limits_and_escape_user_text(deps: JobDeps) -> None:
     digest = runs.compose_digest(deps, "2026-W47", POSTED_AT)
-    blocks = digest.blocks()
+    blocks = digest_blocks(digest)
     assert blocks[0]["type"] == "header" and "2026-W47" in blocks[0]["text"]["text"]
     assert len(blocks) <= 50
     sections = [b for b in blocks if b["type"] == "section"]

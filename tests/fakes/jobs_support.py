@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from slack_sdk import WebClient
+
+from bot.publisher import SlackPublisher
 from jobs.runs import JobDeps
 from rag.answer.pipeline import AskContext
 from rag.answer.staleness import StalenessPolicy
@@ -75,7 +78,8 @@ def make_deps(tmp: Path, *, ledger_url: str | None = None, slack: object = None,
         policy=StalenessPolicy.from_config(settings.app.staleness),
         indexer=Indexer(store=store, embedder=embedder, chunking=chunking, recorder=ledger),
     )
-    return JobDeps(index=index, ledger=ledger, slack=slack)  # type: ignore[arg-type]
+    publisher = SlackPublisher(slack) if isinstance(slack, WebClient) else slack  # the bot's, as the root wires it
+    return JobDeps(index=index, ledger=ledger, slack=publisher)  # type: ignore[arg-type]
 
 
 def ledger_of(deps: JobDeps) -> QueryLedger:
