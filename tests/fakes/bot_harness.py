@@ -179,19 +179,22 @@ class BotHarness:
 
 
 def make_settings(home: Path, fake: FakeSlack, *, embedder: str = "hashing", redis_url: str | None = None,
-                  channels: dict[str, ChannelConfig] | None = None, **app: Any) -> Settings:  # fmt: skip
+                  channels: dict[str, ChannelConfig] | None = None, database_url: str | None = None,
+                  **app: Any) -> Settings:  # fmt: skip
     config = AppConfig(index=IndexConfig(embedder=embedder), channels=channels or {}, **app)
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         bestbefore_home=home, slack_bot_token=BOT_TOKEN, slack_signing_secret=SECRET, slack_api_url=fake.url,
-        redis_url=redis_url, app=config,
+        redis_url=redis_url, database_url=database_url, app=config,
     )  # fmt: skip
 
 
 def start_harness(home: Path, *, embedder: str = "hashing", redis_url: str | None = None,
-                  channels: dict[str, ChannelConfig] | None = None, **app: Any) -> BotHarness:  # fmt: skip
+                  channels: dict[str, ChannelConfig] | None = None, database_url: str | None = None,
+                  **app: Any) -> BotHarness:  # fmt: skip
     fake = FakeSlack().start()
-    settings = make_settings(home, fake, embedder=embedder, redis_url=redis_url, channels=channels, **app)
+    settings = make_settings(home, fake, embedder=embedder, redis_url=redis_url, channels=channels,
+                             database_url=database_url, **app)  # fmt: skip
     recorder = RecordingRecorder()
     services = Services(settings, recorders=[recorder])
     build_index(services)
