@@ -2,42 +2,29 @@
 
 The page is self-contained (inline SVG drawn by a few lines of JavaScript, no CDN) and reads
 ``GET /dashboard/data?window=7d`` (the ledger's :class:`rag.ledger.stats.LedgerStats` as JSON). The dashboard and
-its data need ``BESTBEFORE_DASHBOARD_TOKEN`` (``?token=`` or ``Authorization: Bearer``) when one is configured;
-without a token only loopback clients may see them. ``/metrics`` is open, like any Prometheus endpoint.
+its data need ``BESTBEFORE_DASHBOARD_TOKEN`` (``Authorization: Bearer`` or the login form's cookie, never the URL:
+see :mod:`bestbefore.dashboard_auth`) when one is configured; without a token only loopback clients may see them.
+``/metrics`` is open, like any Prometheus endpoint.
 """
 
 from __future__ import annotations
 
-import hmac
 from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import start_http_server
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from bestbefore.dashboard_auth import login_routes, refusal
 from bestbefore.dashboard_page import PAGE
 from bestbefore.services import Services
 from rag.durations import parse_duration
 from rag.observability.metrics import CONTENT_TYPE
 
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 MAX_WINDOW_DAYS = 400
-
-
-def allowed(request: Request, services: Services) -> bool:
-    """Token configured: it must be given (query or bearer). Otherwise: loopback clients only."""
-    secret = services.settings.bestbefore_dashboard_token
-    if secret is not None and secret.get_secret_value():
-        given = request.query_params.get("token", "")
-        header = request.headers.get("authorization", "")
-        if header.lower().startswith("bearer "):
-            given = header[7:].strip()
-        return hmac.compare_digest(given.encode(), secret.get_secret_value().encode())
-    host = request.client.host if request.client else ""
-    return host in LOOPBACK
 
 
 def dashboard_data(services: Services, window: str, *, now: datetime | None = None) -> dict[str, Any]:
@@ -57,13 +44,15 @@ def dashboard_routes(services: Services) -> list[Route]:
         return Response(services.metrics.render(), media_type=CONTENT_TYPE)
 
     async def dashboard(request: Request) -> Response:
-        if not allowed(request, services):
-            return PlainTextResponse("forbidden: pass ?token= (BESTBEFORE_DASHBOARD_TOKEN)", status_code=403)
+        refused = refusal(request, services.settings.bestbefore_dashboard_token, page=True)
+        if refused is not None:
+            return refused
         return HTMLResponse(PAGE, headers={"Cache-Control": "no-store"})
 
     async def data(request: Request) -> Response:
-        if not allowed(request, services):
-            return JSONResponse({"error": "forbidden"}, status_code=403)
+        refused = refusal(request, services.settings.bestbefore_dashboard_token, page=False)
+        if refused is not None:
+            return refused
         window = request.query_params.get("window", services.settings.app.monitoring.dashboard_window)
         try:
             payload = await run_in_threadpool(dashboard_data, services, window)
@@ -75,6 +64,7 @@ def dashboard_routes(services: Services) -> list[Route]:
         Route("/metrics", metrics, methods=["GET"], name="metrics"),
         Route("/dashboard", dashboard, methods=["GET"], name="dashboard"),
         Route("/dashboard/data", data, methods=["GET"], name="dashboard_data"),
+        *login_routes(services.settings.bestbefore_dashboard_token),
     ]
 
 

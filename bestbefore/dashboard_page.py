@@ -164,10 +164,10 @@ function render(data) {
 }
 async function load() {
   const win = document.getElementById("window").value;
-  const q = new URLSearchParams({window: win}); if (params.get("token")) q.set("token", params.get("token"));
+  const q = new URLSearchParams({window: win});
   const status = document.getElementById("status");
   status.textContent = "loading…";
-  const response = await fetch("dashboard/data?" + q.toString(), {cache: "no-store"});
+  const response = await fetch("dashboard/data?" + q.toString(), {cache: "no-store", credentials: "same-origin"});
   if (!response.ok) { status.textContent = "error " + response.status; return; }
   render(await response.json());
   status.textContent = "updated " + new Date().toLocaleTimeString();

@@ -15,6 +15,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from starlette.routing import BaseRoute
 
 from bestbefore.dashboard import start_metrics_port
+from bestbefore.http_guard import uvicorn_log_config
 from bestbefore.services import Services
 from bestbefore.web import create_web_app
 from bot.app import SlackBot, build_slack_bot
@@ -46,6 +47,7 @@ def run_server(
         socket_mode=token is not None,
         claims=services.event_claims,
         client=services.require_slack(),
+        limits=services.question_limits,
     )
     handler: SocketModeHandler | None = None
     try:
@@ -57,7 +59,7 @@ def run_server(
         else:
             log.info("Receiving Slack events on http://%s:%d/slack/events", host, port)
             web = create_web_app(services, slack_app=bot.app, extra_routes=extra_routes)
-        uvicorn.run(web, host=host, port=port, log_level="info")
+        uvicorn.run(web, host=host, port=port, log_level="info", log_config=uvicorn_log_config())
     finally:
         if handler is not None:
             handler.close()

@@ -22,6 +22,9 @@ from rag.index.store import VectorStore
 from rag.ingest.chunking import ChunkingSettings
 from rag.ledger.feedback import FeedbackStore
 from rag.ledger.query_ledger import QueryLedger
+from rag.limits.buckets import make_token_buckets
+from rag.limits.questions import QuestionLimits
+from rag.limits.spend import DailySpend, with_spend_cap
 from rag.observability.costs import PriceTable
 from rag.observability.metrics import AnswerMetrics
 from rag.observability.privacy import Privacy
@@ -178,16 +181,25 @@ class Services:
         return Indexer(store=self.store, embedder=self.embedder, chunking=self.chunking, recorder=self.ledger)
 
     @cached_property
+    def spend(self) -> DailySpend | None:
+        """``[limits] daily_spend_usd``: today's spend from the ledger's recorded costs, or None (no cap)."""
+        cap = self.settings.app.limits.daily_spend_usd
+        return DailySpend(lambda since, until: self.ledger.stats(since, until).cost_usd, cap) if cap else None
+
+    @cached_property
     def pipeline(self) -> RagPipeline:
         index = self.settings.app.index
         self.store.ensure_embedder(self.embedder.id, self.embedder.dimension)  # refuse to query another model's index
         self.embedder.warm_up()  # model load is start-up time, not the first question's embed time
         _ = self.ledger  # built before the first answer: it joins the observers
+        generator, reranker = with_spend_cap(
+            build_generator(self.settings, self.cohere), build_reranker(self.settings, self.cohere), self.spend
+        )
         return RagPipeline(
             store=self.store,
             embedder=self.embedder,
-            generator=build_generator(self.settings, self.cohere),
-            reranker=build_reranker(self.settings, self.cohere),
+            generator=generator,
+            reranker=reranker,
             policy=self.policy,
             recorders=self.observers,
             alpha=index.alpha,
@@ -236,6 +248,11 @@ class Services:
         from jobs.locks import LocalSlotClaims, RedisSlotClaims
 
         return RedisSlotClaims.shared(self.redis) if self.redis is not None else LocalSlotClaims()
+
+    @cached_property
+    def question_limits(self) -> QuestionLimits:
+        """``[limits]``: per-user and per-channel question rate limits, in Redis on the shared connection."""
+        return QuestionLimits(make_token_buckets(self.redis), self.settings.app.limits)
 
     @cached_property
     def nudges(self) -> NudgeLog | None:

@@ -23,6 +23,8 @@ from bot.listeners import register_listeners
 from bot.runtime import BotRuntime, BotServices, BotWorkers
 from rag.config import Settings
 from rag.errors import ConfigError
+from rag.limits.buckets import make_token_buckets
+from rag.limits.questions import QuestionLimits
 
 log = logging.getLogger("bestbefore.slack")
 
@@ -60,11 +62,12 @@ def build_slack_bot(
     socket_mode: bool = False,
     claims: EventClaims | None = None,
     client: WebClient | None = None,
+    limits: QuestionLimits | None = None,
     answer_threads: int = ANSWER_THREADS,
 ) -> SlackBot:
     """The Bolt app with the bot's listeners. HTTP mode needs ``SLACK_SIGNING_SECRET``; Socket Mode does not.
 
-    ``client`` and ``claims`` come from the composition root (built once per process); without them the bot makes
+    ``client``, ``claims`` and ``limits`` come from the composition root (built once per process); without them the bot makes
     its own (tests, scripts)."""
     client = client if client is not None else web_client(settings)
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
@@ -91,6 +94,9 @@ def build_slack_bot(
         config=settings.app,
         claims=claims if claims is not None else make_claims(settings.redis_url),
         workers=BotWorkers(answer_threads),
+        limits=limits
+        if limits is not None
+        else QuestionLimits(make_token_buckets(settings.redis_url), settings.app.limits),
     )
     app.use(dedupe_middleware(runtime.claims))
     register_listeners(app, runtime)

@@ -16,6 +16,7 @@ from rag.answer.pipeline import RagPipeline
 from rag.answer.staleness import StalenessPolicy
 from rag.config import AppConfig, ChannelConfig, StalenessConfig
 from rag.ledger.feedback import FeedbackStore
+from rag.limits.questions import QuestionLimits
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ class BotRuntime:
     config: AppConfig
     claims: EventClaims
     workers: BotWorkers = field(default_factory=BotWorkers)
+    limits: QuestionLimits | None = None  # [limits]: per-user and per-channel rate limits
     _policies: dict[str, StalenessPolicy | None] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -133,3 +135,5 @@ class BotRuntime:
 
     def close(self, *, wait: bool = True) -> None:
         self.workers.shutdown(wait=wait)
+        if self.limits is not None:
+            self.limits.close()

@@ -115,6 +115,7 @@ def build_digest(
     top_stale: Sequence[StaleDocLine] = (),
     failures: Sequence[JobFailure] = (),
     failures_before: int = 0,
+    daily_spend_cap: float | None = None,
 ) -> Digest:
     """Every figure the issue asks for, with last week's value beside it."""
     cur, prev = current, previous
@@ -156,6 +157,18 @@ def build_digest(
         Figure("refresh_failures", "Refresh failures", "count", refresh.failures, refresh_before.failures, "down"),
         Figure("job_failures", "Job failures", "count", len(failures), failures_before, "down"),
     ]
+    if daily_spend_cap:  # [limits] daily_spend_usd: days on which answers fell back to the embedded pipeline
+        figures.append(
+            Figure(
+                "spend_cap_days",
+                "Days at the spend cap",
+                "count",
+                days_at(cur, daily_spend_cap),
+                days_at(prev, daily_spend_cap),
+                "down",
+                note=f"extractive answers after {format_value(daily_spend_cap, 'usd')}/day",
+            )
+        )
     return Digest(
         week=week,
         since=since,
@@ -165,6 +178,10 @@ def build_digest(
         refused_questions=list(cur.refused_sample)[:MAX_REFUSED],
         failures=list(failures)[-MAX_FAILURES:],
     )
+
+
+def days_at(stats: LedgerStats, cap: float) -> int:
+    return sum(1 for usd in stats.cost_by_day.values() if usd >= cap)
 
 
 def format_value(value: float | None, kind: Kind) -> str:

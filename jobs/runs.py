@@ -107,6 +107,7 @@ def compose_digest(deps: JobDeps, week: str, now: datetime) -> Digest:
         top_stale=[r.line() for r in ranked if r.citations > 0] or [r.line() for r in ranked],
         failures=[JobFailure.of(row) for row in ledger.job_failures_between(since, until)],
         failures_before=len(ledger.job_failures_between(before_since, before_until)),
+        daily_spend_cap=deps.settings.app.limits.daily_spend_usd,
     )
 
 

@@ -12,5 +12,6 @@ responsibility and imports only the shared modules and the packages its docstrin
 * ``answer`` — the answering pipeline, extractive generation and the staleness policy;
 * ``ledger`` — the query ledger (answers, votes, runs), its migrations and figures;
 * ``observability`` — Langfuse traces, Prometheus metrics, costs and privacy;
-* ``evaluation`` — retrieval evaluation on BEIR folders.
+* ``evaluation`` — retrieval evaluation on BEIR folders;
+* ``limits`` — question rate limits (token buckets) and the daily spend cap.
 """

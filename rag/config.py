@@ -143,6 +143,16 @@ class WeaviateConfig(_Section):
     skip_init_checks: bool = False
 
 
+class LimitsConfig(_Section):
+    """Rate limits per Slack user and channel (token buckets) and an optional daily spend cap for paid providers."""
+
+    user_per_minute: float = Field(default=6.0, ge=0)  # questions a user may ask per minute (0 = no limit)
+    user_burst: int = Field(default=5, ge=1)  # asked at once before the rate applies
+    channel_per_minute: float = Field(default=30.0, ge=0)  # per channel (0 = no limit)
+    channel_burst: int = Field(default=20, ge=1)
+    daily_spend_usd: float | None = Field(default=None, gt=0)  # UTC day; above it answers use the embedded pipeline
+
+
 class AppConfig(_Section):
     """The contents of ``bestbefore.toml``."""
 
@@ -159,6 +169,7 @@ class AppConfig(_Section):
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     cohere: CohereConfig = Field(default_factory=CohereConfig)
     weaviate: WeaviateConfig = Field(default_factory=WeaviateConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
 
     def source(self, name: str) -> SourceConfig:
         for source in self.sources:

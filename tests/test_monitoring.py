@@ -111,16 +111,20 @@ def web(services: Services) -> Iterator[str]:
     thread.join(timeout=10)
 
 
+BEARER = {"Authorization": "Bearer letmein"}
+
+
 def test_dashboard_needs_the_token_and_serves_the_figures(web: str) -> None:
-    assert httpx.get(f"{web}/dashboard").status_code == 403
-    assert httpx.get(f"{web}/dashboard?token=wrong").status_code == 403
-    assert httpx.get(f"{web}/dashboard/data").status_code == 403
-    page = httpx.get(f"{web}/dashboard", headers={"Authorization": "Bearer letmein"})
+    login_form = httpx.get(f"{web}/dashboard")  # a token is set: loopback needs it too
+    assert login_form.status_code == 401 and 'action="/dashboard/login"' in login_form.text
+    assert httpx.get(f"{web}/dashboard/data").status_code == 401
+    assert httpx.get(f"{web}/dashboard", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    page = httpx.get(f"{web}/dashboard", headers=BEARER)
     assert page.status_code == 200 and "<svg" not in page.text and 'id="latency"' in page.text
-    data = httpx.get(f"{web}/dashboard/data?window=7d&token=letmein").json()
+    data = httpx.get(f"{web}/dashboard/data?window=7d", headers=BEARER).json()
     assert data["questions"] == 28 and data["quality"]["votes_up"] == 3
     assert data["cost_usd"] == pytest.approx(14 * COHERE_CALLS_USD)
-    assert httpx.get(f"{web}/dashboard/data?window=soon&token=letmein").status_code == 400
+    assert httpx.get(f"{web}/dashboard/data?window=soon", headers=BEARER).status_code == 400
     metrics = httpx.get(f"{web}/metrics")
     assert metrics.status_code == 200 and "bestbefore_stage_seconds" in metrics.text
 
@@ -139,7 +143,12 @@ def test_dashboard_renders_three_charts_in_chromium(web: str, tmp_path: Path) ->
         for domain in ("Page", "Runtime", "Log"):
             browser.call(f"{domain}.enable")
         browser.call("Emulation.setDeviceMetricsOverride", width=1500, height=1000, deviceScaleFactor=1, mobile=False)
-        browser.call("Page.navigate", url=f"{web}/dashboard?token=letmein&window=7d")
+        browser.call("Page.navigate", url=f"{web}/dashboard/login")
+        browser.wait_for("document.querySelector('form input[name=token]') !== null")
+        browser.evaluate("document.querySelector('input[name=token]').value = 'letmein'; "
+                         "document.querySelector('form').submit(); true")  # fmt: skip
+        browser.wait_for("location.pathname === '/dashboard' && document.querySelector('#window') !== null")
+        browser.call("Page.navigate", url=f"{web}/dashboard?window=7d")  # the session cookie opens it
         browser.wait_for("document.body && document.body.dataset.loaded === 'true'")
         charts = browser.evaluate(
             "JSON.stringify([...document.querySelectorAll('svg[data-chart]')].map(s => "
