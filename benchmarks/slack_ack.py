@@ -110,7 +110,7 @@ def path_latency(events: int, embedder: str, database_url: str | None) -> dict[s
         for n in range(events):
             channel = f"C{n:04d}PATH"
             started = time.monotonic()
-            harness.mention(f"<@{BOT_USER}> {QUESTIONS[n % len(QUESTIONS)]}", channel=channel)
+            harness.mention(f"<@{BOT_USER}> {QUESTIONS[n % len(QUESTIONS)]}", channel=channel, user=f"U{n:04d}PATH")
             harness.wait_answered(channel, timeout=60)
             [update] = [c for c in harness.fake.calls_to("chat.update") if c.params["channel"] == channel]
             latencies.append((update.at - started) * 1000)
