@@ -11,8 +11,8 @@ database) behind a TCP proxy that holds every reply ``--ledger-latency-ms``. Ans
 for the ledger's writer, so the two p95s should match: the database is not on the reply path. The run also checks
 that every answer and link did reach PostgreSQL.
 
-The bot runs as in production (Starlette under uvicorn, Bolt with ``process_before_response=False``, the answer
-workers, the real pipeline over a small real index) against the fake Slack Web API of the tests. ``N`` threads wait
+The bot runs as in production (Starlette under uvicorn, Bolt running each listener in the acking thread, which hands
+the event to the bot's one pool, the real pipeline over a small real index) against the fake Slack Web API of the tests. ``N`` threads wait
 on a barrier and post their signed ``app_mention`` at the same moment; the ack latency is what each client measures
 from sending to the HTTP 200. ``--retries R`` re-delivers every event R more times (same ``event_id``, with
 ``X-Slack-Retry-Num``) in the same burst. Also reported: time until each placeholder and each answer reached the
