@@ -25,8 +25,6 @@ from rag.errors import ConfigError
 from rag.index.indexing import Indexer
 from rag.index.refresh import RefreshResult
 from rag.index.store import VectorStore
-from rag.ingest.chunking import ChunkingSettings
-from rag.providers.embedding import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +37,6 @@ class IndexServices(Protocol):
 
     @property
     def store(self) -> VectorStore: ...
-
-    @property
-    def embedder(self) -> Embedder: ...
-
-    @property
-    def chunking(self) -> ChunkingSettings: ...
 
     @property
     def indexer(self) -> Indexer: ...

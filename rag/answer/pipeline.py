@@ -17,8 +17,8 @@ from datetime import datetime
 
 import numpy as np
 
-from rag.answer.extractive import terms
 from rag.answer.staleness import StalenessPolicy, staleness_warning
+from rag.answer.terms import terms
 from rag.clock import utcnow as utcnow  # re-exported
 from rag.errors import ProviderError
 from rag.index.store import VectorStore
