@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 
 from bestbefore.cli import app
 from bestbefore.services import Services
+from bot.runtime import BotWorkers
 from rag.config import AppConfig, DigestConfig, IndexConfig, Settings, load_settings
 from rag.ledger.query_ledger import QueryLedger
 from rag.ledger.schema import MIGRATIONS
@@ -116,3 +118,21 @@ def test_linking_a_message_never_waits_for_the_database(tmp_path: Path) -> None:
     finally:
         blocker.close()
         ledger.close()
+
+
+def test_the_bots_pool_runs_placeholders_before_queued_answers_and_drains() -> None:
+    workers = BotWorkers(1)
+    started, release = threading.Event(), threading.Event()
+    order: list[str] = []
+    try:
+        workers.submit(lambda: (started.set(), release.wait(10), order.append("answer 1")))
+        assert started.wait(10)  # the only worker is busy with the first answer
+        workers.submit(order.append, "answer 2")
+        workers.submit(order.append, "placeholder 3", urgent=True)  # queued last, runs first once a worker is free
+        assert not workers.wait_idle(0)
+        release.set()
+        assert workers.wait_idle(10)
+        assert order == ["answer 1", "placeholder 3", "answer 2"]
+    finally:
+        release.set()
+        workers.shutdown()
