@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.blocks import Reply, answer_reply, error_reply, help_reply, placeholder_reply, truncation_note
 from bot.messages import SlackQuestion, answer_metadata, ignore_reason, thread_history
+from bot.publisher import SlackPublisher
 from bot.runtime import BotIdentity, BotRuntime
 from bot.throttle import over_limit
 from rag.answer.pipeline import AskContext, answer_question
@@ -56,7 +57,7 @@ def post_placeholder(
 ) -> None:
     """The placeholder (or the help text for an empty question), then the answer queued behind other placeholders.
     A question over its user's or channel's rate limit gets the limit's notice instead."""
-    if over_limit(asked, client, runtime.limits, logger=logger):
+    if over_limit(asked, SlackPublisher(client), runtime.limits, logger=logger):
         return
     if not asked.question.text:
         _post(client, asked.channel, asked.reply_thread, help_reply())

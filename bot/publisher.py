@@ -1,4 +1,5 @@
-"""What the bot posts on its own initiative — the weekly digest (and its chart in the thread) and owner nudges — with
+"""What the bot posts on its own initiative — the weekly digest (and its chart in the thread), owner nudges and
+notices in a thread (the rate-limit notice) — with
 all of its Block Kit, escaping and clipping here in ``bot/``, over the process's one ``WebClient``.
 
 ``jobs/`` computes the data and talks to Slack only through its ``jobs.ports.SlackPublisher`` protocol, which
@@ -158,7 +159,7 @@ def nudge_text(nudge: NudgeContent) -> str:
 
 
 class SlackPublisher:
-    """Posts the digest, its chart and owner nudges through one ``WebClient``."""
+    """Posts the digest, its chart, owner nudges and notices in a thread through one ``WebClient``."""
 
     def __init__(self, client: WebClient) -> None:
         self.client = client
@@ -188,6 +189,10 @@ class SlackPublisher:
         channel = self.client.conversations_open(users=user)["channel"]["id"]
         self.client.chat_postMessage(channel=channel, text=nudge_text(nudge), unfurl_links=False)
         return True
+
+    def post_notice(self, channel: str, thread_ts: str | None, text: str) -> None:
+        """A short notice in a thread (e.g. "try again in 40 s"); ``text`` is escaped here."""
+        self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=escape(text), unfurl_links=False)
 
     def _user_of(self, owner: str) -> str | None:
         owner = owner.strip()

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import logging
 
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.messages import SlackQuestion
+from bot.publisher import SlackPublisher
 from rag.limits.questions import QuestionLimits, slow_down_message
 
 
 def over_limit(
-    asked: SlackQuestion, client: WebClient, limits: QuestionLimits | None, *, logger: logging.Logger
+    asked: SlackQuestion, publisher: SlackPublisher, limits: QuestionLimits | None, *, logger: logging.Logger
 ) -> bool:
     """True when the question must wait (the asker was told, or was told less than a minute ago)."""
     if limits is None:
@@ -27,9 +27,7 @@ def over_limit(
                 admission.retry_after)  # fmt: skip
     if admission.notify:
         try:
-            client.chat_postMessage(
-                channel=channel, thread_ts=asked.reply_thread, text=slow_down_message(admission.retry_after)
-            )
+            publisher.post_notice(channel, asked.reply_thread, slow_down_message(admission.retry_after))
         except SlackApiError as exc:
             logger.warning("could not post the rate-limit notice: %s", exc.response.get("error"))
     return True
