@@ -136,3 +136,18 @@ def test_the_bots_pool_runs_placeholders_before_queued_answers_and_drains() -> N
     finally:
         release.set()
         workers.shutdown()
+
+
+def test_the_store_gets_every_index_setting(home: Path) -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        bestbefore_home=home, app=AppConfig(index=IndexConfig(embedder="hashing", title_weight=5.0)),
+    )  # fmt: skip
+    services = Services(settings)
+    try:
+        assert services.store._title_weight == 5.0  # type: ignore[attr-defined]
+        scratch = services.evaluation_store(home / "eval.sqlite")
+        assert scratch._title_weight == 5.0  # type: ignore[attr-defined]
+        scratch.close()
+    finally:
+        services.close()
