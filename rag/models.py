@@ -47,6 +47,7 @@ class Document:
     url: str | None = None
     owner: str | None = None
     format: str = "text"  # markdown | text | html | rst | pdf
+    date_warning: str | None = None  # why a date in the file was not trusted (future, not a date)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,15 @@ class SkippedFile:
     source: str
     path: str
     reason: str
+
+
+@dataclass(frozen=True)
+class DateWarning:
+    """A date in a document that was not trusted (in the future, or not a date); the document was dated otherwise."""
+
+    source: str
+    path: str
+    warning: str
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,7 @@ class DocMeta:
     date_origin: DateOrigin
     url: str | None = None
     owner: str | None = None
+    date_warning: str | None = None  # shown by `bestbefore sources`: a front-matter date that was not trusted
 
     @classmethod
     def of(cls, doc: Document, updated_at: datetime, origin: DateOrigin) -> DocMeta:
@@ -96,6 +107,7 @@ class DocMeta:
             date_origin=origin,
             url=doc.url,
             owner=doc.owner,
+            date_warning=doc.date_warning,
         )
 
 
@@ -232,10 +244,12 @@ class RefreshResult:
     embedding_tokens: int = 0
     seconds: float = 0.0
     skipped: list[SkippedFile] = field(default_factory=list)
+    date_warnings: list[DateWarning] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         data = asdict(self)
         data["skipped"] = [asdict(s) for s in self.skipped]
+        data["date_warnings"] = [asdict(w) for w in self.date_warnings]
         data["seconds"] = round(self.seconds, 4)
         return data
 
@@ -259,3 +273,4 @@ class RefreshResult:
         ):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.skipped.extend(other.skipped)
+        self.date_warnings.extend(other.date_warnings)
