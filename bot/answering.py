@@ -1,8 +1,8 @@
 """Answering a question asked in Slack: placeholder at once, the answer in its place when ready.
 
-``handle_question`` runs in Bolt's listener pool after the event was acked: it decides whether to answer,
-posts the placeholder ("Searching the docs…") and hands the slow part to the runtime's answer workers, so a
-burst of questions never delays anyone's placeholder. The answer replaces the placeholder with ``chat.update``.
+``handle_question`` runs in the thread that acks the event: it decides whether to answer and hands the event to the
+bot's pool once. There the placeholder ("Searching the docs…") goes out first (urgent work, so a burst of questions
+never delays anyone's placeholder), then the answer replaces it with ``chat.update``.
 """
 
 from __future__ import annotations
@@ -24,15 +24,8 @@ from bot.blocks import (
     placeholder_reply,
     truncation_note,
 )
-from bot.messages import (
-    Question,
-    answer_metadata,
-    ignore_reason,
-    is_thread_reply,
-    parse_question,
-    reply_thread,
-    thread_history,
-)
+from bot.messages import SlackQuestion, answer_metadata, ignore_reason, thread_history
+from bot.publisher import SlackPublisher
 from bot.runtime import BotIdentity, BotRuntime
 from bot.throttle import over_limit
 from rag.answer.pipeline import AskContext, answer_question
@@ -51,6 +44,7 @@ def handle_question(
     is_dm: bool,
     logger: logging.Logger,
 ) -> None:
+    """In the acking thread: decide whether to answer, read the event once, hand it to the bot's pool."""
     channel = str(event.get("channel") or "")
     reason = ignore_reason(
         event, bot_user_id=identity.user_id, bot_id=identity.bot_id, ignore_bots=runtime.config.slack.ignore_bots
@@ -61,46 +55,47 @@ def handle_question(
     if not runtime.channel(channel).enabled:
         logger.debug("not answering in %s: disabled in bestbefore.toml", channel)
         return
-    if not runtime.claims.claim(f"message:{channel}:{event['ts']}"):
-        logger.info("message %s in %s was already answered", event["ts"], channel)
-        return
-    thread = reply_thread(event, is_dm=is_dm)
-    if over_limit(event, client, runtime.limits, channel=channel, thread=thread, logger=logger):
-        return
-    question = parse_question(
-        str(event.get("text") or ""), bot_user_id=identity.user_id, max_chars=runtime.config.slack.max_question_chars
+    asked = SlackQuestion.from_event(
+        event, is_dm=is_dm, bot_user_id=identity.user_id, max_chars=runtime.config.slack.max_question_chars
     )
-    if not question.text:
-        _post(client, channel, thread, help_reply())
+    runtime.workers.submit(post_placeholder, asked, client, runtime, identity=identity, logger=logger, urgent=True)
+
+
+def post_placeholder(
+    asked: SlackQuestion, client: WebClient, runtime: BotRuntime, *, identity: BotIdentity, logger: logging.Logger
+) -> None:
+    """The placeholder (or the help text for an empty question), then the answer queued behind other placeholders.
+    A question over its user's or channel's rate limit gets the limit's notice instead."""
+    if over_limit(asked, SlackPublisher(client), runtime.limits, logger=logger):
         return
-    placeholder = _post(client, channel, thread, placeholder_reply())
+    if not asked.question.text:
+        _post(client, asked.channel, asked.reply_thread, help_reply())
+        return
+    placeholder = _post(client, asked.channel, asked.reply_thread, placeholder_reply())
     runtime.workers.submit(
-        answer_in_place, event, question, client, runtime,
-        channel=channel, thread=thread, placeholder_ts=str(placeholder["ts"]), identity=identity, logger=logger,
-    )  # fmt: skip
+        answer_in_place, asked, client, runtime, placeholder_ts=str(placeholder["ts"]), identity=identity, logger=logger
+    )
 
 
 def answer_in_place(
-    event: Mapping[str, Any],
-    question: Question,
+    asked: SlackQuestion,
     client: WebClient,
     runtime: BotRuntime,
     *,
-    channel: str,
-    thread: str | None,
     placeholder_ts: str,
     identity: BotIdentity,
     logger: logging.Logger,
 ) -> None:
     """Answer and replace the placeholder; any failure becomes a friendly reply with a reference to the log."""
     reference = uuid.uuid4().hex
+    channel, question = asked.channel, asked.question
     try:
-        history = earlier_turns(event, client, identity=identity, logger=logger) if thread else ()
+        history = earlier_turns(asked, client, identity=identity, logger=logger) if asked.reply_thread else ()
         context = AskContext(
             surface="slack",
-            user=str(event.get("user")),
+            user=asked.user,
             channel=channel,
-            thread=thread,
+            thread=asked.reply_thread,
             history=history,
             sources=runtime.sources_for(channel),
             policy=runtime.policy_for(channel),
@@ -111,19 +106,19 @@ def answer_in_place(
         note = truncation_note(question.original_chars, limit) if question.truncated else None
         reply = answer_reply(answer, note=note)
         try:
-            runtime.services.feedback.link_message(answer.answer_id, channel, placeholder_ts)
+            runtime.services.feedback.link_message(answer.answer_id, channel, placeholder_ts)  # queued
         except Exception:  # the answer still goes out; only votes on it would be missed
             logger.exception("could not link message %s to answer %s", placeholder_ts, answer.answer_id)
         _update(client, channel, placeholder_ts, reply, metadata=answer_metadata(answer.answer_id, question.text))
-        logger.info("answered %s in %s (answer %s)", event.get("ts"), channel, answer.answer_id)
+        logger.info("answered %s in %s (answer %s)", asked.ts, channel, answer.answer_id)
     except IndexUnavailableError as exc:  # Weaviate down: say so; the next question tries again
-        logger.warning("document index unavailable for %s in %s: %s", event.get("ts"), channel, exc)
+        logger.warning("document index unavailable for %s in %s: %s", asked.ts, channel, exc)
         try:
             _update(client, channel, placeholder_ts, index_unavailable_reply())
         except Exception:
             logger.exception("could not post the index-unavailable reply")
     except Exception:
-        logger.exception("failed to answer message %s in %s (reference %s)", event.get("ts"), channel, reference)
+        logger.exception("failed to answer message %s in %s (reference %s)", asked.ts, channel, reference)
         try:
             _update(client, channel, placeholder_ts, error_reply(reference))
         except Exception:
@@ -131,21 +126,21 @@ def answer_in_place(
 
 
 def earlier_turns(
-    event: Mapping[str, Any], client: WebClient, *, identity: BotIdentity, logger: logging.Logger
+    asked: SlackQuestion, client: WebClient, *, identity: BotIdentity, logger: logging.Logger
 ) -> tuple[Turn, ...]:
     """The thread's earlier turns when this message follows up on one of the bot's answers, else ()."""
-    if not is_thread_reply(event):
+    if not asked.is_thread_reply or asked.thread_ts is None:
         return ()
     try:
         replies = client.conversations_replies(
-            channel=str(event["channel"]), ts=str(event["thread_ts"]), limit=REPLIES_LIMIT, include_all_metadata=True
+            channel=asked.channel, ts=asked.thread_ts, limit=REPLIES_LIMIT, include_all_metadata=True
         )
     except SlackApiError as exc:
-        logger.warning("could not read thread %s: %s", event["thread_ts"], exc.response.get("error"))
+        logger.warning("could not read thread %s: %s", asked.thread_ts, exc.response.get("error"))
         return ()
     history = thread_history(
         replies.get("messages") or [],
-        current_ts=str(event["ts"]),
+        current_ts=asked.ts,
         bot_user_id=identity.user_id,
         bot_id=identity.bot_id,
     )

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from jobs.digest import StaleDocLine, escape
+from jobs.digest import StaleDocLine
 from jobs.nudges import NudgeLog, crossing_of
-from jobs.ports import SlackWeb
+from jobs.ports import SlackPublisher
 from rag.answer.staleness import StalenessPolicy, StaleSource, stale_sources
-from rag.durations import human_span
 from rag.models import DocMeta
 
 log = logging.getLogger(__name__)
 
 CITATION_WINDOW = timedelta(days=30)
-_SLACK_USER = re.compile(r"^<?@?([UW][A-Z0-9]{2,})>?$")
 
 
 @dataclass(frozen=True)
@@ -51,31 +48,31 @@ def rank_stale(
     return sorted(ranked, key=lambda r: (-r.citations, -r.stale.overdue.total_seconds(), r.stale.meta.doc_id))
 
 
-def nudge_text(item: RankedStale) -> str:
-    meta = item.stale.meta
-    title = f"<{meta.url}|{escape(meta.title)}>" if meta.url else f"*{escape(meta.title)}*"
-    cited = f"cited in {item.citations} answer{'s' if item.citations != 1 else ''}" if item.citations else "not cited"
-    return (
-        f"Hi! You own {title} (`{escape(meta.path)}`). It was last updated {human_span(item.stale.age)} ago, past its "
-        f"{human_span(item.stale.threshold)} limit, and was {cited} in the last 30 days. "
-        "Could you review it and update its `last_reviewed` date (or the doc itself)?"
-    )
+@dataclass(frozen=True)
+class OwnerNudge:
+    """What an owner is told about one stale doc (the bot words it: ``bot.publisher.nudge_text``)."""
 
+    owner: str
+    title: str
+    url: str | None
+    path: str
+    age: timedelta
+    threshold: timedelta
+    citations: int
 
-def resolve_owner(owner: str, slack: SlackWeb) -> str | None:
-    """A Slack user id from a front-matter ``owner``: an id as is, an e-mail via ``users.lookupByEmail``."""
-    owner = owner.strip()
-    match = _SLACK_USER.match(owner)
-    if match:
-        return match.group(1)
-    if "@" in owner[1:] and " " not in owner:  # an e-mail; "@handle" is a display name, not looked up
-        response = slack.users_lookupByEmail(email=owner)
-        return str(response["user"]["id"])
-    return None
+    @classmethod
+    def of(cls, item: RankedStale, owner: str) -> OwnerNudge:
+        meta = item.stale.meta
+        return cls(owner, meta.title, meta.url, meta.path, item.stale.age, item.stale.threshold, item.citations)
 
 
 def nudge_owners(
-    ranked: Iterable[RankedStale], *, slack: SlackWeb, log_book: NudgeLog, now: datetime, report: WatchdogReport
+    ranked: Iterable[RankedStale],
+    *,
+    slack: SlackPublisher,
+    log_book: NudgeLog,
+    now: datetime,
+    report: WatchdogReport,
 ) -> None:
     """DM each stale doc's owner, at most once per doc per threshold crossing (a failed DM is retried next run)."""
     for item in ranked:
@@ -86,18 +83,11 @@ def nudge_owners(
         if not log_book.claim(meta.doc_id, crossing, meta.owner, now):
             continue
         try:
-            if meta.owner.startswith("#"):  # owner_slack: "#team-channel" (GOV.UK page expiry): post in the channel
-                slack.chat_postMessage(channel=meta.owner, text=nudge_text(item), unfurl_links=False)
-                report.nudged.append(meta.doc_id)
-                continue
-            user = resolve_owner(meta.owner, slack)
-            if user is None:
+            if not slack.nudge_owner(OwnerNudge.of(item, meta.owner)):
                 report.unreachable.append(
                     f"{meta.doc_id}: owner {meta.owner!r} is neither a Slack id, a #channel nor an e-mail"
                 )
                 continue  # keep the claim: retrying cannot help until the front matter changes
-            channel = slack.conversations_open(users=user)["channel"]["id"]
-            slack.chat_postMessage(channel=channel, text=nudge_text(item), unfurl_links=False)
             report.nudged.append(meta.doc_id)
         except Exception as exc:  # Slack down, unknown e-mail, ...: try again at the next run
             log_book.release(meta.doc_id, crossing)

@@ -13,8 +13,8 @@ from jobs import runs
 from jobs.nudges import NudgeLog
 from jobs.runs import JobDeps
 from rag.config import DigestConfig
-from tests.jobs_support import index_docs, ledger_of, make_deps, seed_answer
-from tests.slack_fake import BOT_TOKEN, FakeSlack
+from tests.fakes.jobs_support import index_docs, ledger_of, make_deps, seed_answer
+from tests.fakes.slack_fake import BOT_TOKEN, FakeSlack
 
 NOW = datetime(2026, 11, 24, 8, tzinfo=UTC)
 ALICE = {"id": "U0ALICE01", "name": "alice"}

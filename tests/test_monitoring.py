@@ -28,9 +28,9 @@ from rag.index.indexing import refresh_source
 from rag.ledger.feedback import Vote
 from rag.observability.costs import PriceTable
 from rag.observability.metrics import AnswerMetrics
-from tests.cdp_browser import Browser
 from tests.conftest import ROOT, free_port
-from tests.ledger_seed import COHERE_CALLS, COHERE_CALLS_USD, make_answer, seed_week
+from tests.fakes.cdp_browser import Browser
+from tests.fakes.ledger_seed import COHERE_CALLS, COHERE_CALLS_USD, make_answer, seed_week
 
 
 def samples(metrics: AnswerMetrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
