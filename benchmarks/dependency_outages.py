@@ -25,11 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.cohere_fake import FakeCohereServer  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
-from tests.faults.support import BESTBEFORE, HOTEL_QUESTION, cli_env, handbook_config, run_cli  # noqa: E402
-from tests.otlp_fake import FakeLangfuse  # noqa: E402
-from tests.tcp_proxy import SilentListener  # noqa: E402
+from tests.fakes.cohere_fake import FakeCohereServer  # noqa: E402
+from tests.fakes.fault_support import BESTBEFORE, HOTEL_QUESTION, cli_env, handbook_config, run_cli  # noqa: E402
+from tests.fakes.network import free_port  # noqa: E402
+from tests.fakes.otlp_fake import FakeLangfuse  # noqa: E402
+from tests.fakes.tcp_proxy import SilentListener  # noqa: E402
 
 KEY = "bench-cohere-key"
 

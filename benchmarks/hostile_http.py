@@ -29,10 +29,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.bot_harness import SECRET  # noqa: E402
-from tests.raw_http import RawResult, chunked, plain, send_raw  # noqa: E402
-from tests.serve_process import serve_process  # noqa: E402
-from tests.slack_fake import BOT_TOKEN, FakeSlack  # noqa: E402
+from tests.fakes.bot_harness import SECRET  # noqa: E402
+from tests.fakes.raw_http import RawResult, chunked, plain, send_raw  # noqa: E402
+from tests.fakes.serve_process import serve_process  # noqa: E402
+from tests.fakes.slack_fake import BOT_TOKEN, FakeSlack  # noqa: E402
 
 GB = 1024**3
 

@@ -32,10 +32,11 @@ from starlette.applications import Starlette
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.publisher import digest_blocks  # noqa: E402
 from jobs import runs  # noqa: E402
 from jobs.webhook import RefreshQueue, refresh_webhook_route, signed_headers  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
-from tests.jobs_support import index_docs, ledger_of, make_deps, seed_answer  # noqa: E402
+from tests.fakes.jobs_support import index_docs, ledger_of, make_deps, seed_answer  # noqa: E402
+from tests.fakes.network import free_port  # noqa: E402
 
 W46 = datetime(2026, 11, 9, tzinfo=UTC)
 DOCS = ("handbook:leave.md", "handbook:expenses.md", "handbook:laptops.md", "handbook:onboarding.md")
@@ -75,7 +76,7 @@ def bench_digest(tmp: Path, answers: int) -> dict[str, float]:
         "seed_answers_per_s": round(2 * answers / seed_seconds, 1),
         "compose_digest_ms_median": round(statistics.median(compose), 1),
         "chart_png_ms_median": round(statistics.median(chart), 1),
-        "blocks_json_bytes": len(json.dumps(digest.blocks(), ensure_ascii=False).encode()),
+        "blocks_json_bytes": len(json.dumps(digest_blocks(digest), ensure_ascii=False).encode()),
         "questions_in_digest": digest.figure("questions").value or 0,
     }
 

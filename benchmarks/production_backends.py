@@ -31,8 +31,8 @@ from rag.models import Chunk, ChunkRecord, DateOrigin, DocMeta, InputType  # noq
 from rag.providers.cohere_api import CohereAPI, RetryPolicy  # noqa: E402
 from rag.providers.cohere_embedder import CohereEmbedder  # noqa: E402
 from rag.providers.local_embedder import HashingEmbedder  # noqa: E402
-from tests.cohere_fake import FakeCohereServer  # noqa: E402
-from tests.weaviate_fake import FakeWeaviateServer  # noqa: E402
+from tests.fakes.cohere_fake import FakeCohereServer  # noqa: E402
+from tests.fakes.weaviate_fake import FakeWeaviateServer  # noqa: E402
 
 WORDS = "expense travel receipt laptop vacation policy manager approval security onboarding payroll office".split()
 

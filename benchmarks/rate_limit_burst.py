@@ -33,8 +33,8 @@ from rag.config import LimitsConfig  # noqa: E402
 from rag.limits.questions import slow_down_message  # noqa: E402
 from rag.models import SearchHit, Turn  # noqa: E402
 from rag.providers.generation import Generation, Generator  # noqa: E402
-from tests.bot_harness import BotHarness, start_harness  # noqa: E402
-from tests.slack_fake import BOT_USER, event_body  # noqa: E402
+from tests.fakes.bot_harness import BotHarness, start_harness  # noqa: E402
+from tests.fakes.slack_fake import BOT_USER, event_body  # noqa: E402
 
 OTHERS = [("U0BOB", "C0FLOOD")] + [(f"U0TEAM{n}", f"C0TEAM{n}") for n in range(1, 6)]
 QUESTIONS_EACH = 4

@@ -1,10 +1,18 @@
-"""Slack ack latency: N concurrent signed events against the real HTTP app, each answered exactly once.
+"""Slack ack latency: N concurrent signed events against the real HTTP app, each answered exactly once; and the
+Slack path end to end (event in -> ``chat.update`` out) with the ledger in PostgreSQL behind a latency proxy.
 
     .venv/bin/python benchmarks/slack_ack.py                        # 50 events, MiniLM answers
     .venv/bin/python benchmarks/slack_ack.py --events 50 --retries 1 --embedder hashing
+    .venv/bin/python benchmarks/slack_ack.py --path 40 --ledger-latency-ms 5 --embedder hashing   # (#11)
 
-The bot runs as in production (Starlette under uvicorn, Bolt with ``process_before_response=False``, the answer
-workers, the real pipeline over a small real index) against the fake Slack Web API of the tests. ``N`` threads wait
+``--path N`` sends N events one at a time and times each from the send until its ``chat.update`` reached the fake
+Slack, twice in one run: with the ledger in a local SQLite file, then in PostgreSQL (127.0.0.1:5432, a scratch
+database) behind a TCP proxy that holds every reply ``--ledger-latency-ms``. Answers and message links are queued
+for the ledger's writer, so the two p95s should match: the database is not on the reply path. The run also checks
+that every answer and link did reach PostgreSQL.
+
+The bot runs as in production (Starlette under uvicorn, Bolt running each listener in the acking thread, which hands
+the event to the bot's one pool, the real pipeline over a small real index) against the fake Slack Web API of the tests. ``N`` threads wait
 on a barrier and post their signed ``app_mention`` at the same moment; the ack latency is what each client measures
 from sending to the HTTP 200. ``--retries R`` re-delivers every event R more times (same ``event_id``, with
 ``X-Slack-Retry-Num``) in the same burst. Also reported: time until each placeholder and each answer reached the
@@ -21,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,8 +39,9 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.bot_harness import SECRET, start_harness  # noqa: E402
-from tests.slack_fake import BOT_USER, event_body, signed_headers  # noqa: E402
+from tests.fakes.bot_harness import SECRET, start_harness  # noqa: E402
+from tests.fakes.latency_proxy import LatencyProxy  # noqa: E402
+from tests.fakes.slack_fake import BOT_USER, event_body, signed_headers  # noqa: E402
 
 QUESTIONS = [
     "How many days of paid holiday do employees get?",
@@ -69,6 +79,79 @@ def burst(base_url: str, deliveries: list[tuple[bytes, int]]) -> list[tuple[int,
     for client in clients:
         client.close()
     return results
+
+
+def scratch_postgres() -> tuple[str, str]:
+    """A new database on the local PostgreSQL: (its name, the admin URL to drop it with)."""
+    import psycopg
+
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    name = f"bestbefore_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin, autocommit=True, connect_timeout=3) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name, admin
+
+
+def drop_postgres(name: str, admin: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def path_latency(events: int, embedder: str, database_url: str | None) -> dict[str, object]:
+    """Events one at a time: ms from the send until the answer's ``chat.update`` reached the fake Slack."""
+    home = Path(tempfile.mkdtemp(prefix="bestbefore-slack-path-")) / "home"
+    harness = start_harness(home, embedder=embedder, database_url=database_url)
+    try:
+        harness.mention(f"<@{BOT_USER}> warm-up question about holidays", channel="C0WARMUP")
+        harness.wait_answered("C0WARMUP", timeout=120)
+        latencies: list[float] = []
+        for n in range(events):
+            channel = f"C{n:04d}PATH"
+            started = time.monotonic()
+            harness.mention(f"<@{BOT_USER}> {QUESTIONS[n % len(QUESTIONS)]}", channel=channel, user=f"U{n:04d}PATH")
+            harness.wait_answered(channel, timeout=60)
+            [update] = [c for c in harness.fake.calls_to("chat.update") if c.params["channel"] == channel]
+            latencies.append((update.at - started) * 1000)
+        harness.settle()
+        ledger = harness.services.ledger
+        reads: list[float] = []  # what one synchronous ledger call costs here (the reply path makes none)
+        linked = 0
+        for call in harness.fake.calls_to("chat.update"):
+            if call.params["channel"].endswith("PATH"):
+                mark = time.monotonic()
+                linked += bool(ledger.answer_for_message(call.params["channel"], call.params["ts"]))
+                reads.append((time.monotonic() - mark) * 1000)
+        return {
+            "p50_ms": round(statistics.median(latencies), 1),
+            "p95_ms": round(percentile(latencies, 95), 1),
+            "max_ms": round(max(latencies), 1),
+            "links_in_ledger": linked,
+            "one_ledger_read_p50_ms": round(statistics.median(reads), 1),
+        }
+    finally:
+        harness.close()
+
+
+def run_path(events: int, embedder: str, latency_ms: float) -> dict[str, object]:
+    local = path_latency(events, embedder, None)
+    name, admin = scratch_postgres()
+    proxy = LatencyProxy("127.0.0.1", 5432, latency=latency_ms / 1000).start()
+    try:
+        remote = path_latency(events, embedder, f"postgresql+psycopg://postgres@127.0.0.1:{proxy.port}/{name}")
+    finally:
+        proxy.close()
+        drop_postgres(name, admin)
+    return {
+        "events": events,
+        "embedder": embedder,
+        "ledger_latency_ms": latency_ms,
+        "sqlite": local,
+        "postgres_behind_proxy": remote,
+        "p95_ratio": round(float(remote["p95_ms"]) / float(local["p95_ms"]), 2),  # type: ignore[arg-type]
+        "all_linked": local["links_in_ledger"] == events and remote["links_in_ledger"] == events,
+    }
 
 
 def run(events: int, retries: int, embedder: str) -> dict[str, object]:
@@ -142,7 +225,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=50)
     parser.add_argument("--retries", type=int, default=0, help="extra deliveries of each event (same event_id)")
     parser.add_argument("--embedder", default="minilm", choices=["minilm", "hashing"])
+    parser.add_argument("--path", type=int, default=0, help="time N events one at a time, event in -> chat.update out")
+    parser.add_argument("--ledger-latency-ms", type=float, default=5.0, help="latency of the PostgreSQL proxy")
     args = parser.parse_args()
+    if args.path:
+        outcome = run_path(args.path, args.embedder, args.ledger_latency_ms)
+        print(json.dumps(outcome, indent=2))
+        sys.exit(0 if outcome["all_linked"] else 1)
     result = run(args.events, args.retries, args.embedder)
     print(json.dumps(result, indent=2))
     if not result["answered_exactly_once"] or set(result["statuses"]) != {200}:  # type: ignore[arg-type]

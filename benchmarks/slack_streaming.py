@@ -25,9 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.bot_harness import start_harness  # noqa: E402
-from tests.cohere_fake import FakeCohereServer  # noqa: E402
-from tests.slack_fake import BOT_USER, FakeSlack  # noqa: E402
+from tests.fakes.bot_harness import start_harness  # noqa: E402
+from tests.fakes.cohere_fake import FakeCohereServer  # noqa: E402
+from tests.fakes.slack_fake import BOT_USER, FakeSlack  # noqa: E402
 
 QUESTIONS = [
     "How many days of paid holiday do employees get?",

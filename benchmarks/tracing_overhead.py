@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rag.answer.extractive import ExtractiveGenerator  # noqa: E402
-from rag.answer.pipeline import AnswerRecorder, AskContext, RagPipeline, answer_question  # noqa: E402
+from rag.answer.pipeline import AskContext, RagPipeline, answer_question  # noqa: E402
 from rag.answer.staleness import StalenessPolicy  # noqa: E402
 from rag.config import CostConfig, load_app_config  # noqa: E402
 from rag.index.indexing import chunking_settings, refresh_source  # noqa: E402
@@ -34,12 +34,13 @@ from rag.ledger.query_ledger import QueryLedger  # noqa: E402
 from rag.observability.costs import PriceTable  # noqa: E402
 from rag.observability.langfuse_tracing import LangfuseRecorder  # noqa: E402
 from rag.observability.metrics import AnswerMetrics  # noqa: E402
+from rag.observers import AnswerObserver  # noqa: E402
 from rag.providers.local_embedder import MiniLMEmbedder  # noqa: E402
 
 RECEIVER = """
 import sys, time
 sys.path.insert(0, {root!r})
-from tests.otlp_fake import FakeLangfuse
+from tests.fakes.otlp_fake import FakeLangfuse
 fake = FakeLangfuse()
 fake.start()
 print(fake.url, flush=True)
@@ -100,7 +101,7 @@ def measure(args: argparse.Namespace, work: Path) -> None:
     metrics = AnswerMetrics(prices)
     langfuse = LangfuseRecorder(public_key=f"pk-lf-{uuid.uuid4().hex}", secret_key="sk-lf-bench", host=receiver_url,
                                 prices=prices)  # fmt: skip
-    available: dict[str, AnswerRecorder] = {"ledger": ledger, "metrics": metrics, "langfuse": langfuse}
+    available: dict[str, AnswerObserver] = {"ledger": ledger, "metrics": metrics, "langfuse": langfuse}
     tracing = [available[name] for name in args.only.split(",")]
     pipeline = RagPipeline(store=store, embedder=embedder, generator=ExtractiveGenerator(),
                            policy=StalenessPolicy(), recorders=[])  # fmt: skip

@@ -30,7 +30,7 @@ from rag.index.indexing import refresh_source  # noqa: E402
 from rag.index.weaviate_store import WeaviateStore, connect_weaviate  # noqa: E402
 from rag.ingest.chunking import ChunkingSettings  # noqa: E402
 from rag.providers.local_embedder import HashingEmbedder  # noqa: E402
-from tests.weaviate_fake import FakeWeaviateServer  # noqa: E402
+from tests.fakes.weaviate_fake import FakeWeaviateServer  # noqa: E402
 
 WORDS = "expense travel receipt laptop vacation policy manager approval security onboarding payroll office".split()
 CHUNKING = ChunkingSettings(max_tokens=40, overlap_tokens=0)

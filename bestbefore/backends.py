@@ -1,4 +1,8 @@
-"""Production backends chosen from ``Settings``: Cohere (``COHERE_API_KEY``) and Weaviate (``WEAVIATE_URL``).
+"""Backends chosen from ``Settings`` through small name -> factory registries (no if/else chains in the wiring).
+
+Each kind of backend has a registry (``STORES``, ``EMBEDDERS``, ``GENERATORS``, ``RERANKERS``, ``CACHES``) and one
+function naming the configured entry (``store_name(settings)`` ...). The production entries are Cohere
+(``COHERE_API_KEY``), Weaviate (``WEAVIATE_URL``) and Redis (``REDIS_URL``); the embedded defaults need nothing.
 
 Mixing is allowed: Cohere chat/rerank over the local embedder (set ``[index] embedder = "minilm"`` explicitly), or the
 Cohere embedder over the embedded SQLite store. With ``COHERE_API_KEY`` set and no explicit ``[index] embedder``, Cohere
@@ -7,10 +11,20 @@ embeds too.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rag.answer.extractive import ExtractiveGenerator
 from rag.config import Settings
 from rag.errors import ConfigError
+from rag.index.sqlite_store import SQLiteStore
+from rag.index.store import VectorStore
+from rag.providers.embedding import Embedder
+from rag.providers.embedding_cache import EmbeddingCache, LruEmbeddingCache, RedisEmbeddingCache
+from rag.providers.generation import Generator, Reranker
+from rag.providers.local_embedder import make_local_embedder
+from rag.redis_connection import RedisConnection
 
 if TYPE_CHECKING:  # the SDKs load only when their backend is configured (keeps the CLI quick to start)
     from rag.index.weaviate_store import WeaviateStore
@@ -67,11 +81,11 @@ def cohere_generator(settings: Settings, api: CohereAPI) -> CohereGenerator:
     return CohereGenerator(api, model=settings.app.cohere.chat_model)
 
 
-def weaviate_store(settings: Settings) -> WeaviateStore | None:
-    """The Weaviate store when ``WEAVIATE_URL`` is set (``WEAVIATE_API_KEY``, ``WEAVIATE_GRPC_HOST/_PORT/_SECURE``
-    optional). Source names the server cannot filter on are refused here, at start-up."""
+def weaviate_store(settings: Settings) -> WeaviateStore:
+    """The Weaviate store at ``WEAVIATE_URL`` (``WEAVIATE_API_KEY``, ``WEAVIATE_GRPC_HOST/_PORT/_SECURE`` optional).
+    Source names the server cannot filter on are refused here, at start-up."""
     if not settings.weaviate_url:
-        return None
+        raise ConfigError("The Weaviate store needs WEAVIATE_URL (e.g. http://localhost:8080)")
     from rag.index.weaviate_store import WeaviateStore, connect_weaviate
 
     config = settings.app.weaviate
@@ -96,3 +110,63 @@ def weaviate_store(settings: Settings) -> WeaviateStore | None:
         client.close()
         raise
     return store
+
+
+def sqlite_store(settings: Settings, path: Path | None = None) -> SQLiteStore:
+    """The embedded store: one SQLite file (the data dir's, or ``path``), with every ``[index]`` setting it reads."""
+    return SQLiteStore(path or settings.index_path, title_weight=settings.app.index.title_weight)
+
+
+def _need(api: CohereAPI | None) -> CohereAPI:
+    if api is None:
+        raise ConfigError("COHERE_API_KEY is not set")
+    return api
+
+
+# -- the registries ----------------------------------------------------------------------------------------------
+
+StoreFactory = Callable[[Settings], VectorStore]
+
+STORES: dict[str, StoreFactory] = {"sqlite": sqlite_store, "weaviate": weaviate_store}
+EMBEDDERS: dict[str, Callable[[Settings, CohereAPI | None], Embedder]] = {
+    "cohere": lambda settings, api: cohere_embedder(settings, _need(api)),
+    "local": lambda settings, api: make_local_embedder(settings.app.index.embedder),
+}
+GENERATORS: dict[str, Callable[[Settings, CohereAPI | None], Generator]] = {
+    "cohere": lambda settings, api: cohere_generator(settings, _need(api)),
+    "extractive": lambda settings, api: ExtractiveGenerator(),
+}
+RERANKERS: dict[str, Callable[[Settings, CohereAPI | None], Reranker | None]] = {
+    "cohere": lambda settings, api: cohere_reranker(settings, _need(api)),
+    "none": lambda settings, api: None,
+}
+CACHES: dict[str, Callable[[Settings, RedisConnection | None], EmbeddingCache]] = {
+    "redis": lambda settings, redis: RedisEmbeddingCache(redis or _need_redis(settings)),
+    "lru": lambda settings, redis: LruEmbeddingCache(settings.app.cache.lru_size),
+}
+
+
+def _need_redis(settings: Settings) -> str:
+    if not settings.redis_url:
+        raise ConfigError("The Redis embedding cache needs REDIS_URL (e.g. redis://localhost:6379/0)")
+    return settings.redis_url
+
+
+def store_name(settings: Settings) -> str:
+    return "weaviate" if settings.weaviate_url else "sqlite"
+
+
+def embedder_name(settings: Settings) -> str:
+    return "cohere" if uses_cohere_embedder(settings) else "local"
+
+
+def generator_name(settings: Settings) -> str:
+    return "cohere" if settings.cohere_api_key is not None else "extractive"
+
+
+def reranker_name(settings: Settings) -> str:
+    return "cohere" if settings.cohere_api_key is not None else "none"
+
+
+def cache_name(settings: Settings) -> str:
+    return "redis" if settings.redis_url else "lru"

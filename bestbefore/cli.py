@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from bestbefore import render
+from bestbefore.cli_context import emit_json, fail, services_of, settings_of
 from bestbefore.console import (
     CONFIG_EXIT_CODE,
     ReportingGroup,
     console,
     err,
-    exit_code_of,
-    print_error,
     print_error_line,
     print_warning,
     show_tracebacks,
@@ -27,15 +25,14 @@ from bestbefore.console import (
 from bestbefore.evaluate import eval_command
 from bestbefore.jobs_cli import digest_command, jobs_command
 from bestbefore.services import Services
-from bestbefore.startup_checks import check_schedules, warn_if_redis_is_down
+from bestbefore.startup_checks import warn_if_redis_is_down
 from rag.answer.pipeline import AskContext, answer_question, utcnow
 from rag.answer.staleness import stale_sources
-from rag.config import Settings, SourceConfig, load_settings
+from rag.config import SourceConfig
 from rag.errors import BestBeforeError
-from rag.index.indexing import refresh_source
 from rag.index.refresh import RefreshResult
-from rag.ledger.doc_reviews import NO_REVIEW, reviewed_meta
 from rag.remembered_sources import REMEMBERED_FILE, folder_source, forget, remember
+from rag.reviews import NO_REVIEW, reviewed_meta
 
 app = typer.Typer(
     cls=ReportingGroup,
@@ -67,37 +64,6 @@ def main(ctx: typer.Context, config: ConfigOption = None, verbose: VerboseOption
     ctx.obj = {"config": config}
 
 
-def settings_of(ctx: typer.Context) -> Settings:
-    """The Settings (loaded and checked once per command); a config problem ends the command with exit code 2."""
-    if "settings" not in ctx.obj:
-        try:
-            settings = load_settings(ctx.obj["config"])
-            check_schedules(settings)
-        except BestBeforeError as exc:
-            print_error(exc)
-            raise typer.Exit(exit_code_of(exc)) from exc
-        ctx.obj["settings"] = settings
-    loaded: Settings = ctx.obj["settings"]
-    return loaded
-
-
-def services_of(ctx: typer.Context) -> Services:
-    if "services" not in ctx.obj:
-        ctx.obj["services"] = Services(settings_of(ctx))
-        ctx.call_on_close(ctx.obj["services"].close)
-    services: Services = ctx.obj["services"]
-    return services
-
-
-def emit_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-
-
-def fail(exc: Exception) -> typer.Exit:
-    print_error(exc)
-    return typer.Exit(exit_code_of(exc))
-
-
 def flag_error(flag: str, problem: object) -> typer.Exit:
     """A bad command-line value: one line naming the flag, exit code 2."""
     print_error_line(f"{flag}: {problem}")
@@ -105,31 +71,23 @@ def flag_error(flag: str, problem: object) -> typer.Exit:
 
 
 def run_refresh(ctx: typer.Context, source: str | None, *, full: bool, as_json: bool) -> RefreshResult:
+    """Refresh the configured sources (or one) through the one refresh path, with a progress bar per source."""
     services = services_of(ctx)
     target = _sources_for(services, source)
-    if full:
-        services.store.reset(services.embedder.id, services.embedder.dimension)
-    total = RefreshResult(source=",".join(s.name for s in target))
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=err, disable=as_json, transient=False,
     ) as bar:  # fmt: skip
-        for src in target:
-            task = bar.add_task(f"Indexing {src.name}", total=None)
+        tasks: dict[str, TaskID] = {}
 
-            def step(done: int, count: int, task: TaskID = task) -> None:
-                bar.update(task, completed=done, total=count)
+        def step(name: str, done: int, count: int) -> None:
+            if name not in tasks:
+                tasks[name] = bar.add_task(f"Indexing {name}", total=None)
+            bar.update(tasks[name], completed=done, total=count)
 
-            result = refresh_source(
-                src,
-                store=services.store,
-                embedder=services.embedder,
-                chunking=services.chunking,
-                now=utcnow(),
-                progress=step,
-            )
-            total.merge(result)
-    return total
+        report = services.indexer.refresh(target, full=full, progress=step)
+    report.raise_for_failures()
+    return report.total()
 
 
 def _sources_for(services: Services, source: str | None) -> list[SourceConfig]:
@@ -213,13 +171,11 @@ def refresh(
 
 
 def _refresh_command(ctx: typer.Context, source: str | None, *, full: bool, as_json: bool) -> None:
-    started = utcnow()
     try:
         _hand_over_to_config(services_of(ctx))
-        result = run_refresh(ctx, source, full=full, as_json=as_json)
+        result = run_refresh(ctx, source, full=full, as_json=as_json)  # each source's run is in the ledger
     except BestBeforeError as exc:
         raise fail(exc) from exc
-    services_of(ctx).ledger.record_refresh(result, started_at=started)  # refresh runs show in the weekly digest
     if as_json:
         emit_json(result.to_json())
     else:
@@ -339,10 +295,9 @@ def serve(
     from bestbefore.dashboard import dashboard_routes
     from bestbefore.jobs_setup import start_jobs
     from bestbefore.serve import run_server  # slack-bolt and uvicorn load only for this command
-    from bot.app import web_client
 
     try:
-        web_client(services_of(ctx).settings)  # a missing Slack token is reported before anything starts
+        services_of(ctx).require_slack()  # a missing Slack token is reported before anything starts
         warn_if_redis_is_down(services_of(ctx).settings, print_warning)
         job_runtime = start_jobs(services_of(ctx), start=jobs)  # POST /hooks/refresh is served either way
         try:

@@ -12,9 +12,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bestbefore.cli_context import services_of
 from bestbefore.console import console, err, print_error
-from bestbefore.services import build_embedder
-from rag.config import load_settings
 from rag.errors import BestBeforeError
 from rag.evaluation.beir import METHODS, BeirDataset, EvalReport, evaluate_dataset, load_beir
 from rag.index.sqlite_store import SQLiteStore
@@ -52,17 +51,14 @@ def eval_command(
     ] = None,
 ) -> None:
     """Measure BM25, dense and hybrid retrieval on a BEIR-format folder (indexed into a temporary store)."""
-    config = ctx.obj.get("config") if ctx.obj else None
+    services = services_of(ctx)
     try:
-        settings = load_settings(config)
         dataset = load_beir(folder, split)
-        embedder: Embedder = build_embedder(settings)
-        if cache_dir is not None:
-            embedder = DiskCachedEmbedder(embedder, cache_dir)
-        index = settings.app.index
-        chunking = ChunkingSettings(max_tokens=index.chunk_tokens, overlap_tokens=index.chunk_overlap)
+        embedder = services.evaluation_embedder(cache_dir)
+        index = services.settings.app.index
+        chunking = services.chunking
         with tempfile.TemporaryDirectory(prefix="bestbefore-eval-") as tmp:
-            store = SQLiteStore(Path(tmp) / "index.sqlite", title_weight=index.title_weight)
+            store = services.evaluation_store(Path(tmp) / "index.sqlite")
             try:
                 report = _run(dataset, store, embedder, chunking, alpha if alpha is not None else index.alpha, as_json)
             finally:

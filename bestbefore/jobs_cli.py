@@ -10,9 +10,9 @@ from typing import Annotated
 
 import typer
 
+from bestbefore.cli_context import services_of
 from bestbefore.console import console, err, print_error, print_warning
 from bestbefore.jobs_setup import job_deps, start_jobs
-from bestbefore.services import Services
 from bestbefore.startup_checks import warn_if_redis_is_down
 from jobs import runs
 from jobs.weeks import reported_week, week_bounds, week_of
@@ -20,17 +20,11 @@ from rag.answer.pipeline import utcnow
 from rag.errors import BestBeforeError
 
 
-def _services(ctx: typer.Context) -> Services:
-    from bestbefore.cli import services_of
-
-    return services_of(ctx)
-
-
 def jobs_command(ctx: typer.Context) -> None:
     """Run the scheduled jobs (refresh, staleness watchdog, weekly digest) until Ctrl-C, without the bot."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    services = _services(ctx)
+    services = services_of(ctx)
     warn_if_redis_is_down(services.settings, print_warning)
     try:
         runtime = start_jobs(services)
@@ -57,7 +51,7 @@ def digest_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document")] = False,
 ) -> None:
     """Print the weekly digest (questions, latency, cost, quality, refreshes, stale docs) or post it to Slack."""
-    services = _services(ctx)
+    services = services_of(ctx)
     now = utcnow()
     try:
         deps = job_deps(services)

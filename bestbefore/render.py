@@ -13,8 +13,8 @@ from rich.table import Table
 from rag.answer.staleness import StalenessPolicy, StaleSource
 from rag.durations import human_age, human_span
 from rag.index.refresh import RefreshResult
-from rag.ledger.doc_reviews import NO_REVIEW, DocReview, reviewed_meta
 from rag.models import Answer, DateWarning, SkippedFile, SourceRef, StoredDoc
+from rag.reviews import NO_REVIEW, DocReview, reviewed_meta
 
 
 def source_json(ref: SourceRef) -> dict[str, Any]:

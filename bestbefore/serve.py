@@ -41,7 +41,14 @@ def run_server(
     """Serve until interrupted. Raises ``ConfigError`` (naming the variable to set) when Slack is not configured."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     token = app_token(services)
-    bot = build_slack_bot(services.settings, services, socket_mode=token is not None)
+    bot = build_slack_bot(
+        services.settings,
+        services,
+        socket_mode=token is not None,
+        claims=services.event_claims,
+        client=services.require_slack(),
+        limits=services.question_limits,
+    )
     handler: SocketModeHandler | None = None
     try:
         if token is not None:

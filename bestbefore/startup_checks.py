@@ -14,7 +14,7 @@ from jobs.scheduler import JOB_NAMES
 from jobs.weeks import cron_trigger
 from rag.config import Settings, config_problem
 from rag.errors import ConfigError
-from rag.providers.embedding_cache import redacted_url
+from rag.redis_connection import redacted_url
 
 REDIS_PROBE_TIMEOUT = 1.0  # seconds; a Redis on another host that never answers costs start-up no more
 

@@ -1,8 +1,10 @@
-"""Answering a question asked in Slack: placeholder at once, the answer in its place when ready.
+"""Answering a question asked in Slack: placeholder (or a stream, or an agent's loading status) at once, the answer
+when ready.
 
-``handle_question`` runs in Bolt's listener pool after the event was acked: it decides whether to answer,
-posts the placeholder ("Searching the docs…") and hands the slow part to the runtime's answer workers, so a
-burst of questions never delays anyone's placeholder. The answer replaces the placeholder with ``chat.update``.
+``handle_question`` runs in the thread that acks the event: it decides whether to answer and hands the event to the
+bot's pool once. There :func:`start_answer` goes first (urgent work, so a burst of questions never delays anyone's
+placeholder): the placeholder ("Searching the docs…"), or — where the answer streams (:mod:`bot.delivery`) or the
+agent messaging experience shows a loading status — nothing yet; then the answer is delivered when ready.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from slack_sdk import WebClient
@@ -17,15 +20,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot.blocks import error_reply, help_reply, index_unavailable_reply, truncation_note
 from bot.delivery import Delivery, PlaceholderDelivery, StreamedDelivery, post_placeholder, post_reply
-from bot.messages import (
-    Question,
-    answer_metadata,
-    ignore_reason,
-    is_thread_reply,
-    parse_question,
-    reply_thread,
-    thread_history,
-)
+from bot.messages import SlackQuestion, answer_metadata, ignore_reason, thread_history
+from bot.publisher import SlackPublisher
 from bot.runtime import BotIdentity, BotRuntime
 from bot.throttle import over_limit
 from rag.answer.pipeline import AskContext, answer_question
@@ -47,6 +43,7 @@ def handle_question(
     is_dm: bool,
     logger: logging.Logger,
 ) -> None:
+    """In the acking thread: decide whether to answer, read the event once, hand it to the bot's pool."""
     channel = str(event.get("channel") or "")
     reason = ignore_reason(
         event, bot_user_id=identity.user_id, bot_id=identity.bot_id, ignore_bots=runtime.config.slack.ignore_bots
@@ -57,23 +54,29 @@ def handle_question(
     if not runtime.channel(channel).enabled:
         logger.debug("not answering in %s: disabled in bestbefore.toml", channel)
         return
-    if not runtime.claims.claim(f"message:{channel}:{event['ts']}"):
-        logger.info("message %s in %s was already answered", event["ts"], channel)
-        return
-    thread = reply_thread(event, is_dm=is_dm)
-    if over_limit(event, client, runtime.limits, channel=channel, thread=thread, logger=logger):
-        return
-    question = parse_question(
-        str(event.get("text") or ""), bot_user_id=identity.user_id, max_chars=runtime.config.slack.max_question_chars
+    asked = SlackQuestion.from_event(
+        event, is_dm=is_dm, bot_user_id=identity.user_id, max_chars=runtime.config.slack.max_question_chars
     )
-    if not question.text:
-        post_reply(client, channel, thread, help_reply())
+    runtime.workers.submit(start_answer, asked, client, runtime, identity=identity, logger=logger, urgent=True)
+
+
+def start_answer(
+    asked: SlackQuestion, client: WebClient, runtime: BotRuntime, *, identity: BotIdentity, logger: logging.Logger
+) -> None:
+    """The placeholder, the stream or the agent's loading status (or the help text for an empty question), then the
+    answer queued behind other placeholders. A question over its user's or channel's rate limit gets the limit's
+    notice instead."""
+    if over_limit(asked, SlackPublisher(client), runtime.limits, logger=logger):
         return
-    scope = channel
-    agent_thread = start_agent_thread(event, client, runtime, identity=identity, logger=logger) if is_dm else None
+    if not asked.question.text:
+        post_reply(client, asked.channel, asked.reply_thread, help_reply())
+        return
+    scope = asked.channel
+    agent_thread = start_agent_thread(asked, client, runtime, identity=identity, logger=logger) if asked.is_dm else None
     if agent_thread:
-        thread = agent_thread  # agent messaging: a loading status in the DM's thread instead of a placeholder
-        scope = runtime.agent.viewing(str(event.get("user") or "")) or channel
+        asked = replace(asked, reply_thread=agent_thread)  # a loading status in the DM's thread, no placeholder
+        scope = runtime.agent.viewing(asked.user) or asked.channel
+    channel, thread = asked.channel, asked.reply_thread
     delivery: Delivery
     if (
         thread is not None
@@ -81,27 +84,26 @@ def handle_question(
         and runtime.agent.streaming(identity.team_id)
     ):
         delivery = StreamedDelivery(client, runtime, channel=channel, thread=thread, team=identity.team_id,
-                                    user=str(event.get("user") or ""), has_status=bool(agent_thread), logger=logger)  # fmt: skip
+                                    user=asked.user, has_status=bool(agent_thread), logger=logger)  # fmt: skip
     else:
         placeholder_ts = None if agent_thread else post_placeholder(client, channel, thread)
         delivery = PlaceholderDelivery(client, channel, thread, placeholder_ts)
     runtime.workers.submit(
-        answer_and_deliver, event, question, client, runtime,
-        channel=channel, thread=thread, delivery=delivery, identity=identity, logger=logger, scope=scope,
-    )  # fmt: skip
+        answer_and_deliver, asked, client, runtime, delivery=delivery, identity=identity, logger=logger, scope=scope
+    )
 
 
 def start_agent_thread(
-    event: Mapping[str, Any], client: WebClient, runtime: BotRuntime, *, identity: BotIdentity, logger: logging.Logger
+    asked: SlackQuestion, client: WebClient, runtime: BotRuntime, *, identity: BotIdentity, logger: logging.Logger
 ) -> str | None:
     """In a workspace with the agent messaging experience: set the DM thread's loading status and return the thread
     to answer in. None where the feature is off (remembered per workspace; today's DM flow then applies)."""
     if not runtime.agent.available(identity.team_id):
         return None
-    thread = str(event.get("thread_ts") or event["ts"])
+    thread = asked.thread_ts or asked.ts
     try:
         client.assistant_threads_setStatus(
-            channel_id=str(event["channel"]), thread_ts=thread, status=AGENT_STATUS, loading_messages=LOADING_MESSAGES
+            channel_id=asked.channel, thread_ts=thread, status=AGENT_STATUS, loading_messages=LOADING_MESSAGES
         )
     except SlackApiError as exc:
         runtime.agent.refuse(identity.team_id)
@@ -112,13 +114,10 @@ def start_agent_thread(
 
 
 def answer_and_deliver(
-    event: Mapping[str, Any],
-    question: Question,
+    asked: SlackQuestion,
     client: WebClient,
     runtime: BotRuntime,
     *,
-    channel: str,
-    thread: str | None,
     delivery: Delivery,
     identity: BotIdentity,
     logger: logging.Logger,
@@ -127,14 +126,15 @@ def answer_and_deliver(
     """Answer and hand the answer to ``delivery`` (placeholder, post or stream); any failure becomes a friendly
     reply with a reference to the log. ``scope``: the channel whose sources and thresholds apply."""
     reference = uuid.uuid4().hex
+    channel, question = asked.channel, asked.question
     scope = scope or channel
     try:
-        history = earlier_turns(event, client, identity=identity, logger=logger) if thread else ()
+        history = earlier_turns(asked, client, identity=identity, logger=logger) if asked.reply_thread else ()
         context = AskContext(
             surface="slack",
-            user=str(event.get("user")),
+            user=asked.user,
             channel=channel,
-            thread=thread,
+            thread=asked.reply_thread,
             history=history,
             sources=runtime.sources_for(scope),
             policy=runtime.policy_for(scope),
@@ -146,20 +146,20 @@ def answer_and_deliver(
 
         def link(ts: str) -> None:
             try:
-                runtime.services.feedback.link_message(answer.answer_id, channel, ts)
+                runtime.services.feedback.link_message(answer.answer_id, channel, ts)  # queued
             except Exception:  # the answer still goes out; only votes on it would be missed
                 logger.exception("could not link message %s to answer %s", ts, answer.answer_id)
 
         delivery.deliver(answer, note=note, metadata=answer_metadata(answer.answer_id, question.text), link=link)
-        logger.info("answered %s in %s (answer %s)", event.get("ts"), channel, answer.answer_id)
+        logger.info("answered %s in %s (answer %s)", asked.ts, channel, answer.answer_id)
     except IndexUnavailableError as exc:  # Weaviate down: say so; the next question tries again
-        logger.warning("document index unavailable for %s in %s: %s", event.get("ts"), channel, exc)
+        logger.warning("document index unavailable for %s in %s: %s", asked.ts, channel, exc)
         try:
             delivery.fail(index_unavailable_reply())
         except Exception:
             logger.exception("could not post the index-unavailable reply")
     except Exception:
-        logger.exception("failed to answer message %s in %s (reference %s)", event.get("ts"), channel, reference)
+        logger.exception("failed to answer message %s in %s (reference %s)", asked.ts, channel, reference)
         try:
             delivery.fail(error_reply(reference))
         except Exception:
@@ -167,21 +167,21 @@ def answer_and_deliver(
 
 
 def earlier_turns(
-    event: Mapping[str, Any], client: WebClient, *, identity: BotIdentity, logger: logging.Logger
+    asked: SlackQuestion, client: WebClient, *, identity: BotIdentity, logger: logging.Logger
 ) -> tuple[Turn, ...]:
     """The thread's earlier turns when this message follows up on one of the bot's answers, else ()."""
-    if not is_thread_reply(event):
+    if not asked.is_thread_reply or asked.thread_ts is None:
         return ()
     try:
         replies = client.conversations_replies(
-            channel=str(event["channel"]), ts=str(event["thread_ts"]), limit=REPLIES_LIMIT, include_all_metadata=True
+            channel=asked.channel, ts=asked.thread_ts, limit=REPLIES_LIMIT, include_all_metadata=True
         )
     except SlackApiError as exc:
-        logger.warning("could not read thread %s: %s", event["thread_ts"], exc.response.get("error"))
+        logger.warning("could not read thread %s: %s", asked.thread_ts, exc.response.get("error"))
         return ()
     history = thread_history(
         replies.get("messages") or [],
-        current_ts=str(event["ts"]),
+        current_ts=asked.ts,
         bot_user_id=identity.user_id,
         bot_id=identity.bot_id,
     )

@@ -1,14 +1,16 @@
-"""Building the Slack app: ``create_app(settings, services)`` -> a Bolt ``App`` (never at import time).
+"""Building the Slack app: ``build_slack_bot(settings, services)`` -> the Bolt ``App`` and its runtime (never at
+import time).
 
-``process_before_response=False``: Bolt acks each event as soon as it is verified and de-duplicated; listeners
-run on a thread pool, and the answering itself on the runtime's answer workers.
+One thread hand-off: Bolt verifies and de-duplicates each event (one claim) and runs its listener in the thread that
+acks it (``process_before_response=True``); the listener only hands the event to the bot's own pool
+(:class:`bot.runtime.BotWorkers`), where the placeholder and the answer are posted. A reaction is stored right in
+the listener (a vote is one queued ledger write).
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from slack_bolt import App
@@ -19,7 +21,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.dedupe import EventClaims, dedupe_middleware, make_claims
 from bot.listeners import register_listeners
-from bot.runtime import BotRuntime, BotServices
+from bot.runtime import BotRuntime, BotServices, BotWorkers
 from rag.config import Settings
 from rag.errors import ConfigError
 from rag.limits.buckets import make_token_buckets
@@ -27,7 +29,6 @@ from rag.limits.questions import QuestionLimits
 
 log = logging.getLogger("bestbefore.slack")
 
-LISTENER_THREADS = 16
 ANSWER_THREADS = 4
 
 
@@ -61,10 +62,15 @@ def build_slack_bot(
     *,
     socket_mode: bool = False,
     claims: EventClaims | None = None,
+    client: WebClient | None = None,
+    limits: QuestionLimits | None = None,
     answer_threads: int = ANSWER_THREADS,
 ) -> SlackBot:
-    """The Bolt app with the bot's listeners. HTTP mode needs ``SLACK_SIGNING_SECRET``; Socket Mode does not."""
-    client = web_client(settings)
+    """The Bolt app with the bot's listeners. HTTP mode needs ``SLACK_SIGNING_SECRET``; Socket Mode does not.
+
+    ``client``, ``claims`` and ``limits`` come from the composition root (built once per process); without them the bot makes
+    its own (tests, scripts)."""
+    client = client if client is not None else web_client(settings)
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     if not secret:
         if not socket_mode:
@@ -77,8 +83,7 @@ def build_slack_bot(
         app = App(
             client=client,
             signing_secret=secret,
-            process_before_response=False,
-            listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="bestbefore-slack"),
+            process_before_response=True,  # listeners run in the acking thread and only hand the event over
             logger=log,
         )
     except OSError as exc:  # includes URLError: Slack (or SLACK_API_URL) unreachable
@@ -89,14 +94,11 @@ def build_slack_bot(
         services=services,
         config=settings.app,
         claims=claims if claims is not None else make_claims(settings.redis_url),
-        workers=ThreadPoolExecutor(max_workers=answer_threads, thread_name_prefix="bestbefore-answer"),
-        limits=QuestionLimits(make_token_buckets(settings.redis_url), settings.app.limits),
+        workers=BotWorkers(answer_threads),
+        limits=limits
+        if limits is not None
+        else QuestionLimits(make_token_buckets(settings.redis_url), settings.app.limits),
     )
     app.use(dedupe_middleware(runtime.claims))
     register_listeners(app, runtime)
     return SlackBot(app=app, runtime=runtime)
-
-
-def create_app(settings: Settings, services: BotServices, *, socket_mode: bool = False) -> App:
-    """The Bolt ``App`` for ``settings`` (see :func:`build_slack_bot` for the closable variant)."""
-    return build_slack_bot(settings, services, socket_mode=socket_mode).app

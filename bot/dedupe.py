@@ -1,4 +1,4 @@
-"""Exactly one answer per Slack event: a claim on each event id (and each question message) that only the first wins.
+"""Exactly one answer per Slack event: one claim per event (a message by its channel and ts, others by event id).
 
 Slack redelivers an event when it did not see an ack in time (HTTP ``X-Slack-Retry-Num``, Socket Mode
 ``retry_attempt``) and occasionally sends the same ``event_id`` twice. With ``REDIS_URL`` set the claim is a Redis
@@ -16,6 +16,8 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from slack_bolt import BoltResponse
+
+from rag.redis_connection import RedisConnection
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +61,13 @@ class InProcessClaims:
 class RedisClaims:
     """``SET NX EX`` claims shared by every process using the same Redis; in-process claims while Redis is down."""
 
-    def __init__(self, url: str, *, ttl_seconds: int = DEFAULT_TTL_SECONDS, socket_timeout: float = 0.5) -> None:
-        import redis
-
-        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
-        self._client: Any = redis.Redis.from_url(
-            url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
-        )
+    def __init__(
+        self, redis: str | RedisConnection, *, ttl_seconds: int = DEFAULT_TTL_SECONDS, socket_timeout: float = 0.5
+    ) -> None:
+        self._owned = isinstance(redis, str)
+        self._redis = RedisConnection(redis, timeout=socket_timeout) if isinstance(redis, str) else redis
+        self._errors = self._redis.errors
+        self._client: Any = self._redis.client
         self._ttl = ttl_seconds
         self._fallback = InProcessClaims(ttl_seconds=ttl_seconds)
         self._down = False
@@ -74,12 +76,14 @@ class RedisClaims:
         try:
             won = bool(self._client.set(KEY_PREFIX + key, b"1", nx=True, ex=self._ttl))
         except self._errors as exc:
+            self._redis.failed()
             if not self._down:
                 log.warning(
                     "Redis unavailable for event de-duplication (%s); using in-process claims", type(exc).__name__
                 )
                 self._down = True
             return self._fallback.claim(key)
+        self._redis.recovered()
         if self._down:
             log.info("Redis is back for event de-duplication")
             self._down = False
@@ -87,23 +91,35 @@ class RedisClaims:
         return won and self._fallback.claim(key)
 
     def close(self) -> None:
-        self._client.close()
+        if self._owned:  # a shared connection is closed by whoever built it
+            self._redis.close()
 
 
-def make_claims(redis_url: str | None) -> EventClaims:
-    return RedisClaims(redis_url) if redis_url else InProcessClaims()
+def make_claims(redis: str | RedisConnection | None) -> EventClaims:
+    return RedisClaims(redis) if redis else InProcessClaims()
+
+
+QUESTION_EVENTS = ("app_mention", "message")
 
 
 def event_claim_key(body: dict[str, Any]) -> str | None:
-    """The de-duplication key of an Events API body (None for anything else: commands, url_verification, ...)."""
+    """The one de-duplication key of an Events API body (None for anything else: commands, url_verification, ...).
+
+    A message (mention or DM) is keyed by its channel and ts, so a retry, a duplicate ``event_id`` and the same
+    message delivered under a new event id all meet the same claim; any other event by its ``event_id``.
+    """
     if body.get("type") != "event_callback":
         return None
+    event = body.get("event") or {}
+    if event.get("type") in QUESTION_EVENTS and event.get("channel") and event.get("ts"):
+        return f"message:{event['channel']}:{event['ts']}"
     event_id = body.get("event_id")
     return f"event:{event_id}" if event_id else None
 
 
 def dedupe_middleware(claims: EventClaims) -> Callable[..., BoltResponse | None]:
-    """A Bolt global middleware: acks a redelivered event without running any listener."""
+    """A Bolt global middleware, the only claim an event takes: acks a redelivered event without running any
+    listener."""
 
     def drop_duplicate_events(
         body: dict[str, Any], next_: Callable[[], None], logger: logging.Logger

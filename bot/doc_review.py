@@ -19,8 +19,8 @@ from bot import review_blocks as rb
 from bot.doc_owners import may_verify, tell_owner
 from bot.feedback_buttons import action_time
 from bot.runtime import BotRuntime
-from rag.ledger.doc_reviews import Flag, Verification
 from rag.models import DocMeta
+from rag.reviews import Flag, Verification
 
 Ack = Callable[..., None]
 AfterReview = Callable[[WebClient, str], None]  # e.g. re-publish the App Home of the user who acted

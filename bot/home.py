@@ -18,10 +18,10 @@ from bot.mrkdwn import Block, escape
 from bot.review_blocks import doc_link, review_actions
 from bot.runtime import BotRuntime
 from rag.durations import human_span
-from rag.ledger.doc_reviews import DocReview, reviewed_meta
 from rag.ledger.stats import LedgerStats
 from rag.models import DocMeta
 from rag.owners import owner_email, owner_slack_id
+from rag.reviews import DocReview, reviewed_meta
 
 WEEK = timedelta(days=7)
 MAX_HOME_DOCS = 20  # Slack allows 100 blocks in a Home view; three per doc

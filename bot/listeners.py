@@ -1,4 +1,5 @@
-"""The Bolt listeners: small functions that route an event to the answering or the feedback code."""
+"""The Bolt listeners, run in the thread that acks the event: a question is handed to the bot's pool; a reaction
+is stored at once (a vote is one queued ledger write, and the message's answer is usually known in memory)."""
 
 from __future__ import annotations
 

@@ -71,6 +71,39 @@ def reply_thread(event: Mapping[str, Any], *, is_dm: bool) -> str | None:
     return str(thread_ts or event["ts"])
 
 
+@dataclass(frozen=True)
+class SlackQuestion:
+    """A question asked in Slack, read once from its event: where and by whom, the thread it sits in, where the
+    answer goes, and the question itself."""
+
+    channel: str
+    ts: str
+    user: str
+    thread_ts: str | None  # the thread the message is in (None at the top level)
+    reply_thread: str | None  # where the placeholder and answer go
+    is_dm: bool
+    question: Question
+
+    @property
+    def is_thread_reply(self) -> bool:
+        return bool(self.thread_ts) and self.thread_ts != self.ts
+
+    @classmethod
+    def from_event(
+        cls, event: Mapping[str, Any], *, is_dm: bool, bot_user_id: str | None, max_chars: int
+    ) -> SlackQuestion:
+        thread_ts = event.get("thread_ts")
+        return cls(
+            channel=str(event.get("channel") or ""),
+            ts=str(event["ts"]),
+            user=str(event.get("user")),
+            thread_ts=str(thread_ts) if thread_ts else None,
+            reply_thread=reply_thread(event, is_dm=is_dm),
+            is_dm=is_dm,
+            question=parse_question(str(event.get("text") or ""), bot_user_id=bot_user_id, max_chars=max_chars),
+        )
+
+
 def is_thread_reply(event: Mapping[str, Any]) -> bool:
     thread_ts = event.get("thread_ts")
     return bool(thread_ts) and thread_ts != event.get("ts")

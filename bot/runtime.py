@@ -1,12 +1,16 @@
-"""What the bot's listeners share: the services, the per-channel settings, the event claims, the answer workers."""
+"""What the bot's listeners share: the services, the per-channel settings, the event claims, the bot's one pool."""
 
 from __future__ import annotations
 
+import itertools
+import logging
+import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from functools import partial
+from typing import Any, Protocol
 
 from bot.agent_state import AgentState
 from bot.dedupe import EventClaims
@@ -18,6 +22,8 @@ from rag.ledger.doc_reviews import DocReviewLog
 from rag.ledger.feedback import FeedbackStore
 from rag.ledger.stats import LedgerStats
 from rag.limits.questions import QuestionLimits
+
+log = logging.getLogger(__name__)
 
 
 class BotServices(Protocol):
@@ -50,6 +56,60 @@ class BotLedger(Protocol):
     def claim_greeting(self, user: str, at: datetime) -> bool: ...
 
 
+class BotWorkers:
+    """The bot's one thread pool: each event is handed here once, by the thread that acked it.
+
+    Urgent work (posting a placeholder) runs before queued answers, so a burst of questions never
+    delays anyone's placeholder; answers then take the workers in arrival order. ``wait_idle`` returns when nothing
+    handed over is left (``BotRuntime.drain``).
+    """
+
+    URGENT, LATER, STOP = 0, 1, 2
+
+    def __init__(self, threads: int = 4, *, name: str = "bestbefore-bot") -> None:
+        self._queue: queue.PriorityQueue[tuple[int, int, Callable[[], object] | None]] = queue.PriorityQueue()
+        self._order = itertools.count()
+        self._unfinished = 0
+        self._idle = threading.Condition()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}-{n}", daemon=True) for n in range(max(1, threads))
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, fn: Callable[..., object], /, *args: Any, urgent: bool = False, **kwargs: Any) -> None:
+        with self._idle:
+            self._unfinished += 1
+        self._queue.put((self.URGENT if urgent else self.LATER, next(self._order), partial(fn, *args, **kwargs)))
+
+    def _work(self) -> None:
+        while True:
+            _, _, task = self._queue.get()
+            if task is None:
+                return
+            try:
+                task()
+            except Exception:  # each task reports its own failures; this only keeps the worker alive
+                log.exception("a bot task failed")
+            finally:
+                with self._idle:
+                    self._unfinished -= 1
+                    if self._unfinished == 0:
+                        self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._unfinished == 0, timeout=timeout)
+
+    def shutdown(self, *, wait: bool = True) -> None:
+        """Stop after the work already handed over; ``wait`` joins the workers."""
+        for _ in self._threads:
+            self._queue.put((self.STOP, next(self._order), None))
+        if wait:
+            for thread in self._threads:
+                thread.join()
+
+
 @dataclass(frozen=True)
 class BotIdentity:
     """Who the bot is in this workspace (from ``auth.test``, via Bolt's context)."""
@@ -71,13 +131,17 @@ class BotRuntime:
     services: BotServices
     config: AppConfig
     claims: EventClaims
-    workers: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="bestbefore-answer")
-    )
+    workers: BotWorkers = field(default_factory=BotWorkers)
     limits: QuestionLimits | None = None  # [limits]: per-user and per-channel rate limits
     agent: AgentState = field(default_factory=AgentState)  # agent messaging: workspaces that have it, viewed channels
     _policies: dict[str, StalenessPolicy | None] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def drain(self, timeout: float = 30.0) -> None:
+        """Wait until every event handed to the bot so far is fully handled (listeners and answers). Raises
+        ``TimeoutError`` after ``timeout`` seconds."""
+        if not self.workers.wait_idle(timeout):
+            raise TimeoutError(f"the bot still had work after {timeout} s")
 
     def channel(self, channel_id: str) -> ChannelConfig:
         return self.config.channels.get(channel_id) or ChannelConfig()

@@ -5,36 +5,29 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import Any
 
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.messages import SlackQuestion
+from bot.publisher import SlackPublisher
 from rag.limits.questions import QuestionLimits, slow_down_message
 
 
 def over_limit(
-    event: Mapping[str, Any],
-    client: WebClient,
-    limits: QuestionLimits | None,
-    *,
-    channel: str,
-    thread: str | None,
-    logger: logging.Logger,
+    asked: SlackQuestion, publisher: SlackPublisher, limits: QuestionLimits | None, *, logger: logging.Logger
 ) -> bool:
     """True when the question must wait (the asker was told, or was told less than a minute ago)."""
     if limits is None:
         return False
-    user = str(event.get("user") or "")
+    user, channel = asked.user, asked.channel
     admission = limits.admit(user, channel)
     if admission.allowed:
         return False
-    logger.info("not answering %s from %s in %s: rate limited for %d s", event.get("ts"), user, channel,
+    logger.info("not answering %s from %s in %s: rate limited for %d s", asked.ts, user, channel,
                 admission.retry_after)  # fmt: skip
     if admission.notify:
         try:
-            client.chat_postMessage(channel=channel, thread_ts=thread, text=slow_down_message(admission.retry_after))
+            publisher.post_notice(channel, asked.reply_thread, slow_down_message(admission.retry_after))
         except SlackApiError as exc:
             logger.warning("could not post the rate-limit notice: %s", exc.response.get("error"))
     return True

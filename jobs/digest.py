@@ -1,4 +1,7 @@
-"""The weekly digest for #rag-ops: figures for a week and the week before, as Block Kit, text and JSON. Pure."""
+"""The weekly digest for #rag-ops: figures for a week and the week before, as data, text and JSON. Pure.
+
+Its Block Kit is the bot's (``bot/publisher.py``), posted through ``jobs.ports.SlackPublisher``.
+"""
 
 from __future__ import annotations
 
@@ -78,11 +81,6 @@ class ReviewLine:
         reason = f": {self.reason}" if self.reason else ""
         return f"{self.title} {what} {self.user}{reason}"
 
-    def mrkdwn(self) -> str:
-        icon, what = ("✅", "still accurate, says") if self.kind == "verified" else ("🚩", "reported outdated by")
-        reason = f": “{escape(_clip(self.reason, 150))}”" if self.reason else ""
-        return f"• {icon} {_link(self.title, self.url)} {what} <@{escape(self.user)}>{reason}"
-
 
 @dataclass(frozen=True)
 class Digest:
@@ -128,6 +126,15 @@ class Digest:
     def _more_skipped(self) -> str:
         return f"  … and {len(self.skipped_files) - MAX_SKIPPED} more (`bestbefore refresh` lists them all)"
 
+    @property
+    def skipped_shown(self) -> list[SkippedLine]:
+        """The skipped files the digest lists (the first ``MAX_SKIPPED``)."""
+        return self.skipped_files[:MAX_SKIPPED]
+
+    def skipped_note(self) -> str:
+        """ "… and N more …" when more files were skipped than the digest lists, else ""."""
+        return self._more_skipped().strip() if len(self.skipped_files) > MAX_SKIPPED else ""
+
     def to_json(self) -> dict[str, Any]:
         return {
             "week": self.week,
@@ -143,46 +150,6 @@ class Digest:
             "failures": [{"job": f.job, "error": f.error, "at": f.at.isoformat()} for f in self.failures],
             "skipped_files": [s.__dict__ for s in self.skipped_files],
         }
-
-    def blocks(self) -> list[dict[str, Any]]:
-        """Block Kit: a header, figures as two-column fields (readable on a phone), then the lists."""
-        blocks: list[dict[str, Any]] = [
-            {"type": "header", "text": {"type": "plain_text", "text": f"📊 bestbefore weekly digest · {self.week}"}},
-            {
-                "type": "context",
-                "elements": [
-                    {"type": "mrkdwn", "text": f"{self.since:%a %d %b} – {self.until:%a %d %b %Y} · vs the week before"}
-                ],
-            },
-        ]
-        fields = [_field(f) for f in self.figures]
-        for start in range(0, len(fields), 10):  # Slack allows 10 fields per section
-            blocks.append({"type": "section", "fields": fields[start : start + 10]})
-        if self.top_stale:
-            lines = [
-                f"• {_link(d.title, d.url)} — cited {d.citations}× · {d.age_days} d old (limit {d.threshold_days} d)"
-                + (f" · 🚩 reported outdated {d.open_flags}×" if d.open_flags else "")
-                for d in self.top_stale
-            ]
-            blocks += [{"type": "divider"}, _section("*Stale docs people still read*\n" + "\n".join(lines))]
-        if self.reviews:
-            blocks.append(
-                _section(_clip_block("*Doc reviews this week*\n" + "\n".join(r.mrkdwn() for r in self.reviews)))
-            )
-        if self.refused_questions:
-            lines = [f"• {escape(_clip(q, 150))}" for q in self.refused_questions]
-            blocks.append(_section("*Questions the docs could not answer*\n" + "\n".join(lines)))
-        if self.failures:
-            lines = [f"• `{f.job}` {f.at:%a %H:%M}: {escape(_clip(f.error, 200))}" for f in self.failures]
-            blocks.append(_section("*Job failures* :warning:\n" + "\n".join(lines)))
-        if self.skipped_files:
-            lines = [
-                f"• `{escape(_clip(f'{s.source}:{s.path}', 120))}` — {escape(_clip(s.reason, 150))}"
-                for s in self.skipped_files[:MAX_SKIPPED]
-            ]
-            lines += [escape(self._more_skipped().strip())] if len(self.skipped_files) > MAX_SKIPPED else []
-            blocks.append(_section("*Files refresh skipped*\n" + "\n".join(lines)))
-        return blocks
 
 
 def build_digest(
@@ -283,31 +250,3 @@ def format_value(value: float | None, kind: Kind) -> str:
     if kind == "usd":
         return f"${value:.4f}" if 0 < value < 1 else f"${value:,.2f}"
     return f"{int(value):,}"
-
-
-def escape(text: str) -> str:
-    """Slack mrkdwn escaping: user text can never ping (``<!channel>``) or forge links."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _clip(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _link(title: str, url: str | None) -> str:
-    label = escape(_clip(title, 80)).replace("|", "¦")
-    return f"<{url}|{label}>" if url and "|" not in url and ">" not in url else f"*{label}*"
-
-
-def _field(figure: Figure) -> dict[str, str]:
-    note = f" ({figure.note})" if figure.note else ""
-    return {"type": "mrkdwn", "text": f"*{figure.label}*\n{figure.shown()}{note} · {figure.change()}"}
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip_block(text)}}
-
-
-def _clip_block(text: str, limit: int = 3000) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -18,6 +18,8 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import timedelta
 from typing import Any, Protocol
 
+from rag.redis_connection import RedisConnection
+
 log = logging.getLogger(__name__)
 
 # Extend / keep the key only while it still holds our token (another holder's claim is never touched).
@@ -46,6 +48,8 @@ class RedisSlotClaims:
         done_ttl: timedelta = timedelta(days=8),
     ) -> None:
         self._redis = client
+        self._connection: RedisConnection | None = None
+        self._owned = True  # close() closes ``client``; not so for a shared connection
         self._prefix = prefix
         self._ttl_ms = int(ttl.total_seconds() * 1000)
         self._done_ms = int(done_ttl.total_seconds() * 1000)
@@ -54,15 +58,32 @@ class RedisSlotClaims:
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisSlotClaims:
-        import redis
+        """Claims over a connection of their own (closed with them)."""
+        claims = cls.shared(RedisConnection(url, timeout=5), **kwargs)
+        claims._owned = True
+        return claims
 
-        return cls(redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5), **kwargs)
+    @classmethod
+    def shared(cls, redis: RedisConnection, **kwargs: Any) -> RedisSlotClaims:
+        """Claims over the process's shared connection (its owner closes it)."""
+        claims = cls(redis.client, **kwargs)
+        claims._connection = redis
+        claims._owned = False
+        return claims
 
     @contextmanager
     def claim(self, slot: str) -> Iterator[bool]:
         key = self._prefix + slot
         token = uuid.uuid4().hex
-        if not self._redis.set(key, token, nx=True, px=self._ttl_ms):
+        try:
+            won = self._redis.set(key, token, nx=True, px=self._ttl_ms)
+        except Exception:
+            if self._connection is not None:
+                self._connection.failed()  # the job fails (and is recorded); the outage is counted once
+            raise
+        if self._connection is not None:
+            self._connection.recovered()
+        if not won:
             yield False
             return
         stop = threading.Event()
@@ -93,7 +114,10 @@ class RedisSlotClaims:
                 log.warning("could not renew the claim on %s", key, exc_info=True)
 
     def close(self) -> None:
-        self._redis.close()
+        if self._connection is None:
+            self._redis.close()
+        elif self._owned:
+            self._connection.close()
 
 
 class LocalSlotClaims:

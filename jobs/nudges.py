@@ -2,24 +2,18 @@
 
 A *crossing* is named by the doc's ``updated_at``: when the doc is updated and later goes stale again, that is a new
 crossing and its owner is nudged again. Claims are an INSERT on a unique key, so two replicas never both nudge.
+The table (``owner_nudges``) is the query ledger's, created by its migrations; the log runs on the ledger's engine.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, create_engine, delete, insert, select
+from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-_metadata = MetaData()
-owner_nudges = Table(
-    "owner_nudges",
-    _metadata,
-    Column("doc_id", String(500), primary_key=True),
-    Column("crossing", String(64), primary_key=True),
-    Column("owner", String(320), nullable=False),
-    Column("sent_at", DateTime(timezone=True), nullable=False),
-)
+from rag.ledger.query_ledger import open_ledger_engine
+from rag.ledger.schema import owner_nudges
 
 
 def crossing_of(updated_at: datetime) -> str:
@@ -27,9 +21,11 @@ def crossing_of(updated_at: datetime) -> str:
 
 
 class NudgeLog:
-    def __init__(self, url: str) -> None:
-        self._engine = create_engine(url, pool_pre_ping=True)
-        _metadata.create_all(self._engine, checkfirst=True)
+    """On the ledger's ``Engine`` (shared: its owner disposes of it), or on a ledger URL opened here."""
+
+    def __init__(self, ledger: Engine | str) -> None:
+        self._owned = isinstance(ledger, str)
+        self._engine = open_ledger_engine(ledger)[0] if isinstance(ledger, str) else ledger
 
     def claim(self, doc_id: str, crossing: str, owner: str, at: datetime) -> bool:
         """True if this caller is the first to nudge about this crossing (and must now send the nudge)."""
@@ -53,4 +49,5 @@ class NudgeLog:
             return [(r[0], r[1], r[2]) for r in rows]
 
     def close(self) -> None:
-        self._engine.dispose()
+        if self._owned:
+            self._engine.dispose()

@@ -1,6 +1,7 @@
 """What the scheduled jobs need from the rest of the system, as Protocols.
 
-:class:`rag.ledger.query_ledger.QueryLedger` implements :class:`JobLedger`; Slack calls go through ``slack_sdk.WebClient``.
+:class:`rag.ledger.query_ledger.QueryLedger` implements :class:`JobLedger`; ``bot.publisher.SlackPublisher`` implements
+:class:`SlackPublisher` (the composition root wires both in).
 The jobs only go through these methods, so tests seed the real ledger through its public API.
 """
 
@@ -8,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from slack_sdk import WebClient
-
-from rag.index.refresh import RefreshResult
 from rag.ledger.doc_reviews import DocReviewLog
 from rag.ledger.stats import LedgerStats
+from rag.models import RefreshResult
+
+if TYPE_CHECKING:
+    from jobs.digest import Digest
+    from jobs.watchdog import OwnerNudge
 
 Clock = Callable[[], datetime]
 
@@ -43,4 +46,14 @@ class JobLedger(Protocol):
         """Rows with ``job, started_at, error``."""
 
 
-SlackWeb = WebClient  # the real ``slack_sdk.WebClient`` (pointed at a fake Slack in tests via ``base_url``)
+class SlackPublisher(Protocol):
+    """Slack as the jobs see it: they hand over data; the bot's ``bot.publisher.SlackPublisher`` formats and posts."""
+
+    def post_digest(self, channel: str, digest: Digest) -> tuple[str, str]:
+        """Post the digest; ``(channel id, ts)`` of the message."""
+
+    def attach_chart(self, channel: str, thread_ts: str, png: bytes, *, week: str) -> None:
+        """Upload the week's chart into the digest's thread."""
+
+    def nudge_owner(self, nudge: OwnerNudge) -> bool:
+        """DM the owner; False when the owner names no Slack user (Slack errors raise)."""

@@ -7,31 +7,26 @@ reads the wall clock), so tests drive them directly.
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from jobs.chart import digest_chart
 from jobs.digest import Digest, ReviewLine, build_digest
-from jobs.digest_channel import post_to_channel
 from jobs.nudges import NudgeLog
-from jobs.ports import JobLedger, SlackWeb
+from jobs.ports import JobLedger, SlackPublisher
 from jobs.watchdog import CITATION_WINDOW, WatchdogReport, nudge_owners, rank_stale
 from jobs.weekly_figures import JobFailure, RefreshFigures, daily_points
 from jobs.weeks import shift_week, week_bounds
 from rag.answer.staleness import StalenessPolicy
-from rag.config import Settings, SourceConfig
+from rag.config import Settings
 from rag.errors import ConfigError
-from rag.index.indexing import refresh_source
+from rag.index.indexing import Indexer
 from rag.index.refresh import RefreshResult
 from rag.index.store import VectorStore
-from rag.ingest.chunking import ChunkingSettings
 from rag.ledger.doc_reviews import DocReviewLog
 from rag.models import DocMeta
-from rag.providers.embedding import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +41,7 @@ class IndexServices(Protocol):
     def store(self) -> VectorStore: ...
 
     @property
-    def embedder(self) -> Embedder: ...
-
-    @property
-    def chunking(self) -> ChunkingSettings: ...
+    def indexer(self) -> Indexer: ...
 
     @property
     def policy(self) -> StalenessPolicy: ...
@@ -59,9 +51,8 @@ class IndexServices(Protocol):
 class JobDeps:
     index: IndexServices
     ledger: JobLedger
-    slack: SlackWeb | None = None
+    slack: SlackPublisher | None = None  # the bot's publisher (None without SLACK_BOT_TOKEN)
     nudges: NudgeLog | None = None
-    refresh_lock: threading.Lock = field(default_factory=threading.Lock)  # one refresh at a time per process
 
     @property
     def settings(self) -> Settings:
@@ -72,42 +63,11 @@ class JobDeps:
         return ZoneInfo(self.settings.app.schedules.timezone)
 
 
-def refresh_one(
-    deps: JobDeps, source: SourceConfig, *, now: datetime, paths: Sequence[str] | None = None
-) -> RefreshResult:
-    """Refresh one source and record the run (or its failure) in the ledger. Raises after recording a failure."""
-    try:
-        with deps.refresh_lock:
-            result = refresh_source(
-                source,
-                store=deps.index.store,
-                embedder=deps.index.embedder,
-                chunking=deps.index.chunking,
-                now=now,
-                paths=paths,
-            )
-    except Exception as exc:
-        deps.ledger.record_refresh(
-            RefreshResult(source=source.name), started_at=now, error=f"{type(exc).__name__}: {exc}"
-        )
-        raise
-    deps.ledger.record_refresh(result, started_at=now)
-    return result
-
-
 def refresh_all(deps: JobDeps, now: datetime) -> list[RefreshResult]:
-    """The scheduled refresh: every source in turn; one failing source does not stop the others."""
-    results: list[RefreshResult] = []
-    failed: list[str] = []
-    for source in deps.settings.app.sources:
-        try:
-            results.append(refresh_one(deps, source, now=now))
-        except Exception as exc:
-            log.warning("scheduled refresh of %s failed: %s", source.name, exc)
-            failed.append(f"{source.name}: {type(exc).__name__}: {exc}")
-    if failed:
-        raise RuntimeError("refresh failed for " + "; ".join(failed))
-    return results
+    """The scheduled refresh: every source in turn; one failing source does not stop the others (raises after)."""
+    report = deps.index.indexer.refresh(deps.settings.app.sources, now=now)
+    report.raise_for_failures()
+    return report.results
 
 
 def watchdog(deps: JobDeps, now: datetime) -> WatchdogReport:
@@ -170,7 +130,8 @@ def chart_of(deps: JobDeps, week: str) -> bytes:
 
 
 def post_digest(deps: JobDeps, week: str, now: datetime, *, force: bool = False) -> str | None:
-    """Post the week's digest (Block Kit) and its chart in the thread; record it. None if already posted."""
+    """Post the week's digest and its chart in the thread (the bot's publisher words them); record it. None if
+    already posted."""
     if not force and deps.ledger.digest_posted(week):
         log.info("digest for %s was already posted", week)
         return None
@@ -178,18 +139,10 @@ def post_digest(deps: JobDeps, week: str, now: datetime, *, force: bool = False)
         raise ConfigError("Posting the digest needs SLACK_BOT_TOKEN")
     channel = deps.settings.app.digest.channel
     digest = compose_digest(deps, week, now)
-    response: Any = post_to_channel(deps.slack, channel, text=digest.text(), blocks=digest.blocks())
-    ts = str(response["ts"])
+    posted_in, ts = deps.slack.post_digest(channel, digest)
     deps.ledger.record_digest_post(week, channel, ts)
     try:
-        deps.slack.files_upload_v2(
-            channel=str(response["channel"]),
-            thread_ts=ts,
-            file=chart_of(deps, week),
-            filename=f"bestbefore-{week}.png",
-            title=f"Questions, 👍 rate and latency p95, {week}",
-            alt_txt=f"Daily questions with the thumbs-up rate, and latency p95, for {week}",
-        )
+        deps.slack.attach_chart(posted_in, ts, chart_of(deps, week), week=week)
     except Exception as exc:  # the digest is out; a missing chart is reported, not retried as a second post
         log.warning("digest chart upload for %s failed: %s", week, exc)
         deps.ledger.record_job_failure("digest-chart", f"{type(exc).__name__}: {exc}", at=now)

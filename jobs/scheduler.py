@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -29,7 +30,7 @@ from rag.errors import BestBeforeError
 
 log = logging.getLogger(__name__)
 
-JOB_NAMES = ("refresh", "watchdog", "digest")
+JOB_NAMES = ("refresh", "watchdog", "digest")  # the [schedules] keys (checked at start-up)
 
 
 class JobScheduler:
@@ -40,10 +41,10 @@ class JobScheduler:
         self.clock = clock
         self.tz = deps.timezone
         self.grace = parse_duration(schedules.misfire_grace)
+        self._running = 0
+        self._idle = threading.Condition()
         self.triggers: dict[str, CronTrigger] = {
-            "refresh": cron_trigger(schedules.refresh, self.tz),
-            "watchdog": cron_trigger(schedules.watchdog, self.tz),
-            "digest": cron_trigger(schedules.digest, self.tz),
+            name: cron_trigger(getattr(schedules, name), self.tz) for name in JOB_NAMES
         }
         self.bodies: dict[str, Callable[[datetime, datetime], Any]] = {
             "refresh": lambda slot, now: runs.refresh_all(deps, now),
@@ -73,6 +74,16 @@ class JobScheduler:
     def run(self, name: str, slot: datetime, now: datetime) -> bool:
         """Run one slot of a job, once. True if this call ran it. Failures are logged and recorded, never raised."""
         key = f"{name}@{slot.isoformat()}"
+        with self._idle:
+            self._running += 1
+        try:
+            return self._run_claimed(name, key, slot, now)
+        finally:
+            with self._idle:
+                self._running -= 1
+                self._idle.notify_all()
+
+    def _run_claimed(self, name: str, key: str, slot: datetime, now: datetime) -> bool:
         try:
             with self.claims.claim(key) as mine:
                 if not mine:
@@ -119,6 +130,12 @@ class JobScheduler:
         now = self.clock()
         scheduled = {job.id for job in self.scheduler.get_jobs()}
         return {name: t.get_next_fire_time(None, now) for name, t in self.triggers.items() if name in scheduled}
+
+    def drain(self, timeout: float = 30.0) -> None:
+        """Wait until no job body is running. Raises ``TimeoutError`` after ``timeout`` seconds."""
+        with self._idle:
+            if not self._idle.wait_for(lambda: self._running == 0, timeout=timeout):
+                raise TimeoutError(f"a scheduled job was still running after {timeout} s")
 
     def shutdown(self, *, wait: bool = True) -> None:
         if self.scheduler.running:

@@ -7,14 +7,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from jobs.digest import StaleDocLine, escape
+from jobs.digest import StaleDocLine
 from jobs.nudges import NudgeLog, crossing_of
-from jobs.ports import SlackWeb
+from jobs.ports import SlackPublisher
 from rag.answer.staleness import StalenessPolicy, StaleSource
-from rag.durations import human_span
-from rag.ledger.doc_reviews import DocReview, reviewed_meta
 from rag.models import DocMeta
-from rag.owners import owner_email, owner_slack_id
+from rag.reviews import DocReview, reviewed_meta
 
 log = logging.getLogger(__name__)
 
@@ -78,29 +76,31 @@ def rank_stale(
     return sorted(ranked, key=lambda r: (-r.score, -r.citations, r.stale.meta.doc_id))
 
 
-def nudge_text(item: RankedStale) -> str:
-    meta = item.stale.meta
-    title = f"<{meta.url}|{escape(meta.title)}>" if meta.url else f"*{escape(meta.title)}*"
-    cited = f"cited in {item.citations} answer{'s' if item.citations != 1 else ''}" if item.citations else "not cited"
-    return (
-        f"Hi! You own {title} (`{escape(meta.path)}`). It was last updated {human_span(item.stale.age)} ago, past its "
-        f"{human_span(item.stale.threshold)} limit, and was {cited} in the last 30 days. "
-        "Could you review it and update its `last_reviewed` date (or the doc itself)?"
-    )
+@dataclass(frozen=True)
+class OwnerNudge:
+    """What an owner is told about one stale doc (the bot words it: ``bot.publisher.nudge_text``)."""
 
+    owner: str
+    title: str
+    url: str | None
+    path: str
+    age: timedelta
+    threshold: timedelta
+    citations: int
 
-def resolve_owner(owner: str, slack: SlackWeb) -> str | None:
-    """A Slack user id from a front-matter ``owner``: an id as is, an e-mail via ``users.lookupByEmail``."""
-    if user := owner_slack_id(owner):
-        return user
-    if email := owner_email(owner):  # an e-mail; "@handle" is a display name, not looked up
-        response = slack.users_lookupByEmail(email=email)
-        return str(response["user"]["id"])
-    return None
+    @classmethod
+    def of(cls, item: RankedStale, owner: str) -> OwnerNudge:
+        meta = item.stale.meta
+        return cls(owner, meta.title, meta.url, meta.path, item.stale.age, item.stale.threshold, item.citations)
 
 
 def nudge_owners(
-    ranked: Iterable[RankedStale], *, slack: SlackWeb, log_book: NudgeLog, now: datetime, report: WatchdogReport
+    ranked: Iterable[RankedStale],
+    *,
+    slack: SlackPublisher,
+    log_book: NudgeLog,
+    now: datetime,
+    report: WatchdogReport,
 ) -> None:
     """DM each stale doc's owner, at most once per doc per threshold crossing (a failed DM is retried next run)."""
     for item in ranked:
@@ -111,18 +111,11 @@ def nudge_owners(
         if not log_book.claim(meta.doc_id, crossing, meta.owner, now):
             continue
         try:
-            if meta.owner.startswith("#"):  # owner_slack: "#team-channel" (GOV.UK page expiry): post in the channel
-                slack.chat_postMessage(channel=meta.owner, text=nudge_text(item), unfurl_links=False)
-                report.nudged.append(meta.doc_id)
-                continue
-            user = resolve_owner(meta.owner, slack)
-            if user is None:
+            if not slack.nudge_owner(OwnerNudge.of(item, meta.owner)):
                 report.unreachable.append(
                     f"{meta.doc_id}: owner {meta.owner!r} is neither a Slack id, a #channel nor an e-mail"
                 )
                 continue  # keep the claim: retrying cannot help until the front matter changes
-            channel = slack.conversations_open(users=user)["channel"]["id"]
-            slack.chat_postMessage(channel=channel, text=nudge_text(item), unfurl_links=False)
             report.nudged.append(meta.doc_id)
         except Exception as exc:  # Slack down, unknown e-mail, ...: try again at the next run
             log_book.release(meta.doc_id, crossing)

@@ -1,15 +1,20 @@
-"""The records that flow through the RAG core: documents, chunks, search hits and answers.
+"""The records that flow through the RAG core: documents, chunks, search hits, answers with the context they were
+asked in, votes on them and refresh results — what every subpackage hands to the next, and what observers see.
 
-Everything here is plain data (frozen dataclasses); no I/O.
+Everything here is plain data (dataclasses); no I/O.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # a type only: the answering owns the policy
+    from rag.answer.staleness import StalenessPolicy
 
 
 class InputType(StrEnum):
@@ -208,3 +213,76 @@ class Answer:
     @property
     def trace_id(self) -> str:
         return self.answer_id
+
+
+@dataclass(frozen=True)
+class AskContext:
+    """Who asks, where, and what came before (a Slack thread's earlier turns)."""
+
+    surface: str = "cli"  # "cli" | "slack"
+    user: str | None = None
+    channel: str | None = None
+    thread: str | None = None
+    history: tuple[Turn, ...] = ()
+    sources: tuple[str, ...] | None = None  # restrict retrieval (per-channel setting)
+    policy: StalenessPolicy | None = None  # per-channel thresholds on top of the global policy
+
+
+@dataclass(frozen=True)
+class Vote:
+    """A user's vote on an answer (a 👍 / 👎 reaction)."""
+
+    answer_id: str
+    user: str
+    value: int  # +1 or -1; 0 = retracted
+    at: datetime
+
+
+@dataclass
+class RefreshResult:
+    """The record of one refresh run (printed by ``bestbefore refresh --json`` and kept in the ledger)."""
+
+    source: str = ""
+    docs_new: int = 0
+    docs_changed: int = 0
+    docs_unchanged: int = 0
+    docs_removed: int = 0
+    docs_skipped: int = 0
+    docs_relabelled: int = 0
+    chunks_embedded: int = 0
+    chunks_reused: int = 0
+    chunks_deleted: int = 0
+    chunks_truncated: int = 0  # embedded chunks longer than the model's window (it read only their beginning)
+    embedding_tokens: int = 0
+    seconds: float = 0.0
+    skipped: list[SkippedFile] = field(default_factory=list)
+    date_warnings: list[DateWarning] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        data = asdict(self)
+        data["skipped"] = [asdict(s) for s in self.skipped]
+        data["date_warnings"] = [asdict(w) for w in self.date_warnings]
+        data["seconds"] = round(self.seconds, 4)
+        return data
+
+    def summary(self) -> str:
+        if self.chunks_embedded == 0 and not (self.docs_new or self.docs_changed or self.docs_removed):
+            relabelled = f" (metadata updated on {self.docs_relabelled})" if self.docs_relabelled else ""
+            return (
+                f"Nothing changed: {self.docs_unchanged + self.docs_relabelled} docs up to date{relabelled}, "
+                "0 chunks embedded."
+            )
+        return (
+            f"{self.docs_new} new, {self.docs_changed} changed, {self.docs_removed} removed, "
+            f"{self.docs_unchanged} unchanged docs; {self.chunks_embedded} chunks embedded, "
+            f"{self.chunks_reused} reused, {self.chunks_deleted} deleted."
+        )
+
+    def merge(self, other: RefreshResult) -> None:
+        for name in (
+            "docs_new", "docs_changed", "docs_unchanged", "docs_removed", "docs_skipped", "docs_relabelled",
+            "chunks_embedded", "chunks_reused", "chunks_deleted", "chunks_truncated", "embedding_tokens", "seconds",
+        ):  # fmt: skip
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.skipped.extend(other.skipped)
+        self.date_warnings.extend(other.date_warnings)

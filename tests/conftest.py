@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.slack_fake import FakeSlack
+from tests.fakes.network import free_port
+from tests.fakes.slack_fake import FakeSlack
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -20,12 +21,6 @@ HANDBOOK_BUNDLE = SHARED_DATA / "handbook" / "handbook.bundle"
 GDS_WAY_BUNDLE = SHARED_DATA / "gds-way" / "gds-way.bundle"
 SCIFACT = SHARED_DATA / "scifact"
 EXAMPLES = ROOT / "examples" / "handbook"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class RedisServer:

@@ -12,8 +12,8 @@ import pytest
 
 from bot.agent import GREETING
 from rag.config import ChannelConfig
-from tests.bot_harness import BotHarness, start_harness
-from tests.slack_fake import BOT_USER, TEAM, event_body, home_opened_event
+from tests.fakes.bot_harness import BotHarness, start_harness
+from tests.fakes.slack_fake import BOT_USER, TEAM, event_body, home_opened_event
 from tests.test_bot_http import HOLIDAY_QUESTION, wait_until
 
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from bot.review_blocks import FLAG_ACTION, FLAG_MODAL, NOT_OWNER, REASON_ACTION, REASON_BLOCK, VERIFY_ACTION
-from tests.bot_harness import BotHarness, make_documents, start_harness
-from tests.slack_fake import BOT_USER, block_actions_payload, view_submission_payload
+from tests.fakes.bot_harness import BotHarness, make_documents, start_harness
+from tests.fakes.slack_fake import BOT_USER, block_actions_payload, view_submission_payload
 from tests.test_bot_http import HOLIDAY_QUESTION
 
 HOLIDAYS = "handbook:leave/holidays.md"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from rag.ledger.feedback import Vote
-from tests.bot_harness import BotHarness, start_harness
-from tests.slack_fake import BOT_USER, block_actions_payload, feedback_action
+from tests.fakes.bot_harness import BotHarness, start_harness
+from tests.fakes.slack_fake import BOT_USER, block_actions_payload, feedback_action
 from tests.test_bot_http import HOLIDAY_QUESTION, reaction, wait_until
 
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from bot.review_blocks import VERIFY_ACTION
-from tests.bot_harness import BotHarness, start_harness
-from tests.slack_fake import BOT_USER, event_body, home_actions_payload, home_opened_event
+from tests.fakes.bot_harness import BotHarness, start_harness
+from tests.fakes.slack_fake import BOT_USER, event_body, home_actions_payload, home_opened_event
 from tests.test_bot_doc_review import HOLIDAYS, button
 from tests.test_bot_http import HOLIDAY_QUESTION
 

@@ -17,8 +17,8 @@ from bot.blocks import PLACEHOLDER
 from rag.config import ChannelConfig, StalenessConfig
 from rag.models import Turn
 from rag.providers.generation import Generation
-from tests.bot_harness import SECRET, BotHarness, start_harness
-from tests.slack_fake import BOT_ID, BOT_USER, event_body, signed_headers
+from tests.fakes.bot_harness import SECRET, BotHarness, start_harness
+from tests.fakes.slack_fake import BOT_ID, BOT_USER, event_body, signed_headers
 
 HOLIDAY_QUESTION = "How many days of paid holiday do employees get?"
 MENTION = f"<@{BOT_USER}>"
@@ -149,7 +149,7 @@ def test_reactions_on_an_answer_are_votes_one_per_user(harness: BotHarness) -> N
     wait_until(lambda: votes(answer_id) == {"U0BOB": -1})
     reaction(harness, "reaction_removed", "thumbsdown", update["ts"])
     wait_until(lambda: votes(answer_id) == {})
-    time.sleep(0.2)
+    harness.settle()
     assert votes(answer_id) == {}
     assert harness.services.feedback.answer_for_message("C0GENERAL", question_ts) is None
 
@@ -188,7 +188,7 @@ def test_unsigned_badly_signed_and_old_requests_are_rejected(harness: BotHarness
     assert harness.post(body, timestamp=time.time() - 6 * 60).status_code == 401
     tampered = signed_headers(SECRET, raw)
     assert harness.http.post(harness.events_url, content=raw + b" ", headers=tampered).status_code == 401
-    time.sleep(0.3)
+    harness.settle()
     assert harness.fake.calls_to("chat.postMessage") == []
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.bot_harness import start_harness
-from tests.slack_fake import BOT_USER
+from tests.fakes.bot_harness import start_harness
+from tests.fakes.slack_fake import BOT_USER
 
 
 def test_paraphrased_question_gets_the_stale_warning_block(home: Path) -> None:

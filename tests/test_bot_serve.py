@@ -21,9 +21,9 @@ from bestbefore.cli import app as cli
 from bestbefore.services import Services
 from bestbefore.web import create_web_app
 from rag.config import Settings
-from tests.bot_harness import SECRET, WebServer
 from tests.conftest import free_port
-from tests.slack_fake import BOT_TOKEN, BOT_USER, FakeSlack, event_body, signed_headers
+from tests.fakes.bot_harness import SECRET, WebServer
+from tests.fakes.slack_fake import BOT_TOKEN, BOT_USER, FakeSlack, event_body, signed_headers
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ from websockets.sync.server import ServerConnection, serve
 from bestbefore.serve import start_socket_mode
 from bestbefore.services import Services
 from bot.app import build_slack_bot
-from tests.bot_harness import RecordingRecorder, build_index, make_settings
-from tests.slack_fake import APP_TOKEN, BOT_USER, FakeSlack, block_actions_payload, event_body, feedback_action
+from tests.fakes.bot_harness import RecordingRecorder, build_index, make_settings
+from tests.fakes.slack_fake import APP_TOKEN, BOT_USER, FakeSlack, block_actions_payload, event_body, feedback_action
 
 
 class SocketServer:
@@ -91,7 +91,7 @@ def test_socket_mode_event_is_acked_and_answered_once(home: Path, socket_server:
         acks = [socket_server.acks.get(timeout=10), socket_server.acks.get(timeout=10)]
         assert sorted(ack["envelope_id"] for ack in acks) == ["env-1", "env-2"]
         fake.wait_for(lambda f: len(f.calls_to("chat.update")) == 1)
-        bot.runtime.workers.submit(lambda: None).result(timeout=10)
+        bot.runtime.drain(timeout=10)
         [placeholder] = fake.calls_to("chat.postMessage")
         [update] = fake.calls_to("chat.update")
         assert placeholder.params["thread_ts"] == ts

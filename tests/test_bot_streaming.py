@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from bot.blocks import PLACEHOLDER
-from tests.bot_harness import BotHarness, start_harness
-from tests.cohere_fake import FakeCohereServer
-from tests.slack_fake import BOT_USER, TEAM, block_actions_payload, feedback_action
+from tests.fakes.bot_harness import BotHarness, start_harness
+from tests.fakes.cohere_fake import FakeCohereServer
+from tests.fakes.slack_fake import BOT_USER, TEAM, block_actions_payload, feedback_action
 from tests.test_bot_http import HOLIDAY_QUESTION, wait_until
 
 

@@ -18,8 +18,8 @@ from rag.models import Chunk, ChunkRecord, DateOrigin, DocMeta, InputType, Searc
 from rag.providers.cohere_api import CohereAPI, RetryPolicy
 from rag.providers.cohere_chat import CohereGenerator
 from rag.providers.cohere_embedder import CohereEmbedder, CohereReranker
-from tests.cohere_fake import FakeCohereServer
 from tests.conftest import free_port
+from tests.fakes.cohere_fake import FakeCohereServer
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 KEY = "test-cohere-key"

@@ -24,9 +24,9 @@ from rag.providers.embedding_cache import (
     LruEmbeddingCache,
     RedisEmbeddingCache,
     cache_key,
-    redacted_url,
 )
 from rag.providers.local_embedder import HashingEmbedder
+from rag.redis_connection import redacted_url
 from tests.conftest import RedisServer, free_port
 
 DAY = 24 * 3600
@@ -267,7 +267,7 @@ def test_answer_reports_cache_hits_and_survives_an_outage(
 
     from rag.index.refresh import apply_refresh, plan_refresh
     from rag.ingest.chunking import ChunkingSettings
-    from tests.refresh_corpus import make_doc
+    from tests.fakes.refresh_corpus import make_doc
 
     store = SQLiteStore(tmp_path / "index.sqlite")
     embedder = redis_embedder(redis_url)

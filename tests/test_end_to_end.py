@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from bestbefore.cli import app
 from bestbefore.services import Services
 from rag.config import load_settings
-from rag.ledger.doc_reviews import Flag, Verification
+from rag.reviews import Flag, Verification
 from tests.conftest import EXAMPLES
 
 runner = CliRunner()

@@ -24,10 +24,10 @@ from bestbefore.services import Services
 from bestbefore.web import MAX_EVENT_BYTES, create_web_app
 from jobs.webhook import MAX_BODY_BYTES, RefreshQueue, refresh_webhook_route
 from rag.config import Settings
-from tests.bot_harness import SECRET, BotHarness, WebServer, start_harness
-from tests.raw_http import chunked, send_raw
-from tests.serve_process import serve_process
-from tests.slack_fake import BOT_TOKEN, BOT_USER, FakeSlack, event_body, signed_headers
+from tests.fakes.bot_harness import SECRET, BotHarness, WebServer, start_harness
+from tests.fakes.raw_http import chunked, send_raw
+from tests.fakes.serve_process import serve_process
+from tests.fakes.slack_fake import BOT_TOKEN, BOT_USER, FakeSlack, event_body, signed_headers
 
 TOKEN = "dash-9f8e7d6c5b4a"
 SHORT = 200  # bytes: every error body is at most this long

@@ -16,8 +16,8 @@ from bestbefore.services import Services
 from jobs.locks import LocalSlotClaims
 from rag.config import load_settings
 from rag.ledger.query_ledger import QueryLedger
-from tests.jobs_support import seed_answer, write_docs
-from tests.slack_fake import BOT_TOKEN, FakeSlack
+from tests.fakes.jobs_support import seed_answer, write_docs
+from tests.fakes.slack_fake import BOT_TOKEN, FakeSlack
 
 W47 = datetime(2026, 11, 16, tzinfo=UTC)
 

@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 from slack_sdk import WebClient
 
+from bot.publisher import digest_blocks
 from jobs import runs
 from jobs.runs import JobDeps
 from rag.errors import ConfigError
 from rag.index.refresh import RefreshResult
-from tests.jobs_support import index_docs, ledger_of, make_deps, seed_answer
-from tests.slack_fake import BOT_TOKEN, FakeSlack
+from tests.fakes.jobs_support import index_docs, ledger_of, make_deps, seed_answer
+from tests.fakes.slack_fake import BOT_TOKEN, FakeSlack
 
 W46 = datetime(2026, 11, 9, tzinfo=UTC)  # Monday of 2026-W46
 W47 = datetime(2026, 11, 16, tzinfo=UTC)  # Monday of 2026-W47
@@ -81,7 +82,7 @@ def test_digest_figures_and_week_over_week_changes(deps: JobDeps) -> None:
 
 def test_digest_blocks_fit_slack_limits_and_escape_user_text(deps: JobDeps) -> None:
     digest = runs.compose_digest(deps, "2026-W47", POSTED_AT)
-    blocks = digest.blocks()
+    blocks = digest_blocks(digest)
     assert blocks[0]["type"] == "header" and "2026-W47" in blocks[0]["text"]["text"]
     assert len(blocks) <= 50
     sections = [b for b in blocks if b["type"] == "section"]
@@ -105,14 +106,14 @@ def test_files_refresh_skipped_are_listed_with_their_reasons(deps: JobDeps) -> N
     (docs / "bad.md").write_text("---\ntitle: [oops\n---\nbody\n", encoding="utf-8")
     for index in range(6):
         (docs / f"z-<!here>-{index}.md").write_bytes(b"\x00binary")
-    runs.refresh_one(deps, deps.settings.app.source("handbook"), now=W47 + timedelta(days=5))
+    deps.index.indexer.refresh([deps.settings.app.source("handbook")], now=W47 + timedelta(days=5))
     digest = runs.compose_digest(deps, "2026-W47", POSTED_AT)
     assert digest.figure("files_skipped").value == 8
     assert [s.path for s in digest.skipped_files][:3] == ["bad.md", "pipe.md", "z-<!here>-0.md"]
     text = digest.text()
     assert "handbook:pipe.md: a FIFO (named pipe), not a regular file (not opened)" in text
     assert "… and 3 more" in text
-    everything = json.dumps(digest.blocks(), ensure_ascii=False)
+    everything = json.dumps(digest_blocks(digest), ensure_ascii=False)
     assert "*Files refresh skipped*" in everything and "<!here>" not in everything and "&lt;!here&gt;" in everything
     assert len(digest.to_json()["skipped_files"]) == 8
 

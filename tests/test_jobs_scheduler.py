@@ -18,8 +18,8 @@ from jobs.scheduler import JobScheduler, build_scheduler
 from jobs.weeks import cron_trigger, last_fire_time, reported_week, week_bounds
 from rag.config import ScheduleConfig
 from rag.errors import ConfigError
-from tests.jobs_support import ledger_of, make_deps
-from tests.slack_fake import BOT_TOKEN, FakeSlack
+from tests.fakes.jobs_support import ledger_of, make_deps
+from tests.fakes.slack_fake import BOT_TOKEN, FakeSlack
 
 MONDAY_0900 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 TZ = UTC

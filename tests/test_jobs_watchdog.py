@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 from slack_sdk import WebClient
 
+from bot.publisher import digest_blocks
 from jobs import runs
 from jobs.nudges import NudgeLog
 from jobs.runs import JobDeps
 from rag.config import DigestConfig
-from rag.ledger.doc_reviews import Flag, Verification
-from tests.jobs_support import index_docs, ledger_of, make_deps, seed_answer
-from tests.slack_fake import BOT_TOKEN, FakeSlack
+from rag.reviews import Flag, Verification
+from tests.fakes.jobs_support import index_docs, ledger_of, make_deps, seed_answer
+from tests.fakes.slack_fake import BOT_TOKEN, FakeSlack
 
 NOW = datetime(2026, 11, 24, 8, tzinfo=UTC)
 ALICE = {"id": "U0ALICE01", "name": "alice"}
@@ -89,6 +90,20 @@ def test_an_unreachable_owner_is_retried_at_the_next_run(deps: JobDeps, slack: F
     assert sorted(c for c, _ in dms(slack)) == ["DU0ALICE01", "DU0BOBBY01"]
 
 
+def test_a_channel_owner_is_told_in_the_channel(deps: JobDeps, slack: FakeSlack, tmp_path: Path) -> None:
+    """GOV.UK page expiry: owner_slack "#channel" is where the nudge goes; "@handle" cannot be looked up (#12)."""
+    laptops = tmp_path / "docs" / "laptops.md"
+    laptops.write_text(laptops.read_text().replace("---\nlast_reviewed", '---\nowner_slack: "#it-team"\nlast_reviewed'))
+    expenses = tmp_path / "docs" / "expenses.md"
+    expenses.write_text(expenses.read_text().replace("owner: U0BOBBY01", "owner_slack: '@bob'"))
+    index_docs(deps, NOW)
+    report = runs.watchdog(deps, NOW)
+    assert "handbook:laptops.md" in report.nudged
+    sent = dict(dms(slack))
+    assert "Laptops" in sent["#it-team"]
+    assert report.unreachable == ["handbook:expenses.md: owner '@bob' is neither a Slack id, a #channel nor an e-mail"]
+
+
 def test_flags_raise_a_doc_and_a_verification_takes_it_off_until_it_changes(deps: JobDeps) -> None:
     for days in (1, 2, 3):
         seed_answer(ledger_of(deps), NOW - timedelta(days=days), cited=("handbook:expenses.md",))
@@ -119,18 +134,5 @@ def test_flags_raise_a_doc_and_a_verification_takes_it_off_until_it_changes(deps
     digest = runs.compose_digest(deps, "2026-W48", NOW + timedelta(days=7))
     kinds = [(r.kind, r.user) for r in digest.reviews]
     assert kinds.count(("flagged", "U1")) == 1 and ("verified", "U0OWNER") in kinds
-    assert "old numbers" in str(digest.blocks()) and "reported outdated 3×" in str(digest.blocks())
-
-
-def test_a_channel_owner_is_told_in_the_channel(deps: JobDeps, slack: FakeSlack, tmp_path: Path) -> None:
-    """GOV.UK page expiry: owner_slack "#channel" is where the nudge goes; "@handle" cannot be looked up (#12)."""
-    laptops = tmp_path / "docs" / "laptops.md"
-    laptops.write_text(laptops.read_text().replace("---\nlast_reviewed", '---\nowner_slack: "#it-team"\nlast_reviewed'))
-    expenses = tmp_path / "docs" / "expenses.md"
-    expenses.write_text(expenses.read_text().replace("owner: U0BOBBY01", "owner_slack: '@bob'"))
-    index_docs(deps, NOW)
-    report = runs.watchdog(deps, NOW)
-    assert "handbook:laptops.md" in report.nudged
-    sent = dict(dms(slack))
-    assert "Laptops" in sent["#it-team"]
-    assert report.unreachable == ["handbook:expenses.md: owner '@bob' is neither a Slack id, a #channel nor an e-mail"]
+    blocks = str(digest_blocks(digest))  # as the bot words it
+    assert "old numbers" in blocks and "reported outdated 3×" in blocks

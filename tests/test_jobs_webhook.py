@@ -17,10 +17,10 @@ from pydantic import SecretStr
 from starlette.routing import Route
 
 from bestbefore.web import create_web_app
-from jobs.runs import JobDeps, refresh_one
+from jobs.runs import JobDeps
 from jobs.webhook import RefreshQueue, refresh_webhook_route, signature, signed_headers
 from tests.conftest import free_port
-from tests.jobs_support import ledger_of, make_deps
+from tests.fakes.jobs_support import ledger_of, make_deps
 
 SECRET = "whsec-test-7f3a9c"
 
@@ -69,7 +69,7 @@ def test_signed_request_refreshes_the_named_paths_in_the_background(deps: JobDep
     now = datetime(2026, 11, 24, 12, tzinfo=UTC)
 
     def refresh(source: str, paths: tuple[str, ...] | None) -> None:
-        refresh_one(deps, deps.settings.app.source(source), now=now, paths=paths)
+        deps.index.indexer.refresh([deps.settings.app.source(source)], paths=paths, now=now).raise_for_failures()
 
     queue = RefreshQueue(refresh)
     with Server(refresh_webhook_route(SecretStr(SECRET), queue, ["handbook"])) as client:
@@ -189,7 +189,7 @@ def test_signed_paths_never_follow_a_symlink_out_of_the_source(deps: JobDeps, tm
     now = datetime(2026, 11, 24, 12, tzinfo=UTC)
 
     def refresh(source: str, paths: tuple[str, ...] | None) -> None:
-        refresh_one(deps, deps.settings.app.source(source), now=now, paths=paths)
+        deps.index.indexer.refresh([deps.settings.app.source(source)], paths=paths, now=now).raise_for_failures()
 
     queue = RefreshQueue(refresh)
     with Server(refresh_webhook_route(SecretStr(SECRET), queue, ["handbook"])) as client:

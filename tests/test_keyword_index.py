@@ -14,7 +14,7 @@ from rag.index.sqlite_store import SQLiteStore, query_terms
 from rag.ingest.chunking import ChunkingSettings
 from rag.models import SearchFilter
 from rag.providers.local_embedder import HashingEmbedder
-from tests.refresh_corpus import NOW, make_doc
+from tests.fakes.refresh_corpus import NOW, make_doc
 
 SCIFACT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "scifact"
 

@@ -18,8 +18,8 @@ from rag.observability.costs import PriceTable
 from rag.observability.langfuse_tracing import SCORE_NAME, LangfuseRecorder, score_id_for, trace_id_for
 from rag.observability.privacy import Privacy
 from tests.conftest import free_port
-from tests.ledger_seed import BASE, COHERE_CALLS, make_answer
-from tests.otlp_fake import FakeLangfuse
+from tests.fakes.ledger_seed import BASE, COHERE_CALLS, make_answer
+from tests.fakes.otlp_fake import FakeLangfuse
 
 PRICES = PriceTable.from_config(CostConfig())
 

@@ -20,7 +20,7 @@ from rag.ledger.schema import MIGRATIONS, migrate, migrations
 from rag.ledger.stats import percentile
 from rag.observability.costs import PriceTable
 from rag.observability.privacy import Privacy
-from tests.ledger_seed import BASE, COHERE_CALLS, COHERE_CALLS_USD, make_answer, seed_week
+from tests.fakes.ledger_seed import BASE, COHERE_CALLS, COHERE_CALLS_USD, make_answer, seed_week
 
 PRICES = PriceTable.from_config(CostConfig())
 

@@ -25,13 +25,13 @@ from bestbefore.services import Services
 from rag.answer.pipeline import AskContext, answer_question
 from rag.config import AppConfig, CostConfig, IndexConfig, SourceConfig, load_settings
 from rag.index.indexing import refresh_source
-from rag.ledger.doc_reviews import Flag
 from rag.ledger.feedback import Vote
 from rag.observability.costs import PriceTable
 from rag.observability.metrics import AnswerMetrics
-from tests.cdp_browser import Browser
+from rag.reviews import Flag
 from tests.conftest import ROOT, free_port
-from tests.ledger_seed import COHERE_CALLS, COHERE_CALLS_USD, make_answer, seed_week
+from tests.fakes.cdp_browser import Browser
+from tests.fakes.ledger_seed import COHERE_CALLS, COHERE_CALLS_USD, make_answer, seed_week
 
 
 def samples(metrics: AnswerMetrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -17,8 +17,8 @@ from rag.index.sqlite_store import SQLiteStore
 from rag.index.weaviate_store import WeaviateStore
 from rag.providers.cohere_chat import CohereGenerator
 from rag.providers.cohere_embedder import CohereEmbedder, CohereReranker
-from tests.cohere_fake import FakeCohereServer
-from tests.weaviate_fake import FakeWeaviateServer
+from tests.fakes.cohere_fake import FakeCohereServer
+from tests.fakes.weaviate_fake import FakeWeaviateServer
 
 
 @pytest.fixture

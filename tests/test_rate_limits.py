@@ -19,11 +19,11 @@ from rag.index.indexing import refresh_source
 from rag.limits.buckets import Bucket, LocalTokenBuckets, RedisTokenBuckets
 from rag.limits.questions import QuestionLimits
 from rag.limits.spend import DailySpend
-from tests.bot_harness import BotHarness, start_harness
-from tests.cohere_fake import FakeCohereServer
 from tests.conftest import RedisServer, free_port
-from tests.jobs_support import ledger_of, make_deps, seed_answer
-from tests.slack_fake import BOT_USER
+from tests.fakes.bot_harness import BotHarness, start_harness
+from tests.fakes.cohere_fake import FakeCohereServer
+from tests.fakes.jobs_support import ledger_of, make_deps, seed_answer
+from tests.fakes.slack_fake import BOT_USER
 
 SLOW_DOWN = "You're asking faster than I can answer — try again in"
 QUESTION = f"<@{BOT_USER}> How many days of paid holiday do employees get?"

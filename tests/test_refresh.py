@@ -22,7 +22,7 @@ from rag.ingest.chunking import chunk_document
 from rag.models import Document, InputType, SearchFilter
 from rag.providers.embedding import EmbeddingBatch
 from rag.providers.local_embedder import HashingEmbedder
-from tests.refresh_corpus import (
+from tests.fakes.refresh_corpus import (
     CHUNKING,
     NOW,
     docs_to_json,
@@ -33,7 +33,7 @@ from tests.refresh_corpus import (
     version_two,
 )
 
-HELPER = Path(__file__).with_name("refresh_crash_helper.py")
+HELPER = Path(__file__).parent / "fakes" / "refresh_crash_helper.py"
 REQUIRED_JSON_KEYS = {
     "docs_new", "docs_changed", "docs_unchanged", "docs_removed", "docs_skipped",
     "chunks_embedded", "chunks_reused", "chunks_deleted", "chunks_truncated", "seconds",

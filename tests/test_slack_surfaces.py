@@ -15,10 +15,10 @@ from bot.agent import DEFAULT_PROMPTS, GREETING, PROMPTS_TITLE
 from bot.blocks import answer_reply
 from bot.home import HomeDoc, home_view
 from bot.review_blocks import flag_modal, flag_notice, verify_request
-from rag.ledger.doc_reviews import DocReview, Flag
 from rag.ledger.query_ledger import QueryLedger
 from rag.models import Answer, DateOrigin, DocMeta, SourceRef
-from tests.jobs_support import seed_answer
+from rag.reviews import DocReview, Flag
+from tests.fakes.jobs_support import seed_answer
 
 DOC_FILE = Path(__file__).resolve().parent.parent / "docs" / "slack-surfaces.md"
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)

@@ -24,7 +24,7 @@ from rag.ingest.chunking import ChunkingSettings
 from rag.models import Chunk, ChunkRecord, DateOrigin, DocMeta, Document, InputType, SearchFilter
 from rag.providers.embedding import EmbeddingBatch
 from rag.providers.local_embedder import HashingEmbedder
-from tests.weaviate_fake import FakeWeaviateServer, Strictness
+from tests.fakes.weaviate_fake import FakeWeaviateServer, Strictness
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 CHUNKING = ChunkingSettings(max_tokens=60, overlap_tokens=0)

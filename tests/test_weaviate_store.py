@@ -19,8 +19,8 @@ from rag.index.weaviate_store import WeaviateStore, connect_weaviate
 from rag.models import Chunk, ChunkRecord, InputType
 from rag.providers.local_embedder import HashingEmbedder
 from tests.conftest import free_port
+from tests.fakes.weaviate_fake import FIXED, FakeWeaviateServer, Strictness
 from tests.test_store_contract import meta, records
-from tests.weaviate_fake import FIXED, FakeWeaviateServer, Strictness
 
 
 @pytest.fixture

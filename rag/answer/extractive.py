@@ -16,15 +16,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.answer.terms import terms
 from rag.models import SearchHit, Turn
 from rag.providers.generation import Generation
 
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_STOP = frozenset(
-    "a an and are as at be but by can do does for from has have how i if in is it its me my of on or our should "
-    "so than that the their then there these this to was we what when where which who why will with you your "
-    "about any get may must need".split()
-)
 _BOUNDARY = re.compile(r"(?<=[.!?])[)\"'”’]*\s+(?=[A-Z0-9\"'“‘(\[])")
 _ABBREVIATION = re.compile(r"(?:\b(?:e\.g|i\.e|etc|vs|Mr|Mrs|Ms|Dr|St|No|Inc|Ltd|Jr|Sr|approx|cf|Fig|Sec)|\b[A-Z])\.$")
 _LIST_MARKER = re.compile(r"^(?:[-*+•]|\d+[.)])\s+")
@@ -36,18 +31,6 @@ _NAVIGATION = re.compile(
     re.I,
 )
 MIN_WORDS = 4
-
-
-def terms(text: str) -> list[str]:
-    """Lower-cased content words, crudely stemmed (plural/verb endings), stopwords removed."""
-    return [_stem(w) for w in (m.lower() for m in _WORD.findall(text)) if w not in _STOP and len(w) > 1]
-
-
-def _stem(word: str) -> str:
-    for suffix in ("ing", "ed", "es", "s"):
-        if len(word) > len(suffix) + 2 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
 
 
 def _split_line(line: str) -> list[str]:

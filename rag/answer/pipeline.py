@@ -3,7 +3,8 @@
 The pipeline never raises for a provider outage: the answer says what happened and still lists the closest
 sources (found by keyword search alone when the query could not be embedded). ``deadline`` bounds all provider
 calls of one answer together (embed, rerank and chat share it), so an unreachable or silent provider costs at most
-that long. Recorders (the ledger, Langfuse) see every answer; a failing recorder never fails an answer.
+that long. Its observers (the ledger, metrics, Langfuse: one :class:`rag.observers.Observers` list) see every answer; a
+failing observer never fails an answer. ``AskContext`` and ``utcnow`` are re-exported here for callers.
 """
 
 from __future__ import annotations
@@ -13,21 +14,24 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol, cast
 
 import numpy as np
 
-from rag.answer.extractive import terms
 from rag.answer.staleness import StalenessPolicy, staleness_warning
+from rag.answer.terms import terms
+from rag.clock import utcnow as utcnow  # re-exported
 from rag.config import IndexConfig
 from rag.errors import ProviderError
 from rag.index.store import VectorStore
-from rag.ledger.doc_reviews import DocReview
 from rag.models import Answer, DocMeta, ProviderCall, SearchFilter, SearchHit, SourceRef, Turn
+from rag.models import AskContext as AskContext  # re-exported
+from rag.observers import Observers
 from rag.providers.deadline import answer_budget
 from rag.providers.embedding import Embedder
 from rag.providers.generation import Generation, Generator, Reranker, StreamingGenerator, TextSink, can_stream
+from rag.reviews import DocReview
 
 log = logging.getLogger(__name__)
 
@@ -37,33 +41,10 @@ MAX_SOURCES = 5
 MAX_REFUSAL_SOURCES = 3
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class AskContext:
-    """Who asks, where, and what came before (a Slack thread's earlier turns)."""
-
-    surface: str = "cli"  # "cli" | "slack"
-    user: str | None = None
-    channel: str | None = None
-    thread: str | None = None
-    history: tuple[Turn, ...] = ()
-    sources: tuple[str, ...] | None = None  # restrict retrieval (per-channel setting)
-    policy: StalenessPolicy | None = None  # per-channel thresholds on top of the global policy
-
-
 class DocReviews(Protocol):
     """Verifications and flags of docs (the ledger's :class:`rag.ledger.doc_reviews.DocReviewLog`)."""
 
     def reviews(self, current: Mapping[str, str], *, only: Iterable[str] | None = None) -> dict[str, DocReview]: ...
-
-
-class AnswerRecorder(Protocol):
-    """Sees every answer (the query ledger, Langfuse)."""
-
-    def record_answer(self, answer: Answer, context: AskContext) -> None: ...
 
 
 @dataclass
@@ -73,7 +54,9 @@ class RagPipeline:
     generator: Generator
     policy: StalenessPolicy = field(default_factory=StalenessPolicy)
     reranker: Reranker | None = None
-    recorders: list[AnswerRecorder] = field(default_factory=list)
+    recorders: Sequence[object] = field(
+        default_factory=list
+    )  # its Observers: ledger, metrics, Langfuse (rag.observers)
     alpha: float = 0.5
     candidates: int = 40
     evidence: int = 6
@@ -204,11 +187,7 @@ def answer_question(
         error=error,
         created_at=now,
     )
-    for recorder in pipeline.recorders:
-        try:
-            recorder.record_answer(answer, context)
-        except Exception:  # a recorder must never fail an answer
-            log.exception("recorder %s failed for answer %s", type(recorder).__name__, answer_id)
+    Observers.of(pipeline.recorders).answer(answer, context)  # a failing observer never fails an answer
     return answer
 
 

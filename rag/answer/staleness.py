@@ -9,8 +9,8 @@ from fnmatch import fnmatchcase
 
 from rag.config import StalenessConfig
 from rag.durations import add_period, human_age, human_span, parse_duration
-from rag.ledger.doc_reviews import DocReview, reviewed_meta
 from rag.models import DocMeta, SourceRef
+from rag.reviews import DocReview, reviewed_meta
 
 DEFAULT_THRESHOLD = timedelta(days=365)
 

@@ -1,17 +1,78 @@
-"""Refreshing configured sources into a store: scan, plan, apply — one path for ``ingest`` and ``refresh``."""
+"""The one refresh path: :class:`Indexer` brings the store in line with configured sources — for ``ingest`` and
+``refresh`` on the command line, the scheduled refresh and the refresh webhook alike.
+
+It takes the process's refresh lock, runs each source in turn (one failing source never stops the others) and hands
+each source's outcome, success or failure, to one :class:`RefreshRecorder` (the query ledger): one row per source
+per run, whoever started it.
+"""
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
+from rag.clock import Clock, utcnow
 from rag.config import IndexConfig, SourceConfig
+from rag.errors import BestBeforeError
 from rag.index.refresh import Progress, RefreshResult, apply_refresh, plan_refresh
 from rag.index.store import VectorStore
 from rag.ingest.chunking import ChunkingSettings
 from rag.ingest.sources import scan_source
 from rag.models import DateWarning
 from rag.providers.embedding import Embedder
+
+log = logging.getLogger(__name__)
+
+SourceProgress = Callable[[str, int, int], None]  # (source name, docs done, docs to do)
+
+
+class RefreshRecorder(Protocol):
+    """Keeps the record of each source's refresh (the query ledger)."""
+
+    def record_refresh(self, result: RefreshResult, *, started_at: datetime, error: str | None = None) -> None: ...
+
+
+class RefreshFailed(BestBeforeError):
+    """One or more sources could not be refreshed (each failure is already recorded)."""
+
+
+@dataclass(frozen=True)
+class SourceFailure:
+    source: str
+    error: Exception
+
+    def describe(self) -> str:
+        return f"{type(self.error).__name__}: {self.error}"
+
+
+@dataclass
+class RefreshReport:
+    """What one :meth:`Indexer.refresh` did: a result per refreshed source, a failure per source that failed."""
+
+    results: list[RefreshResult] = field(default_factory=list)
+    failures: list[SourceFailure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def total(self) -> RefreshResult:
+        """Every source's result added up (the CLI's report); its ``source`` names them all."""
+        combined = RefreshResult(source=",".join(r.source for r in self.results))
+        for result in self.results:
+            combined.merge(result)
+        return combined
+
+    def raise_for_failures(self) -> None:
+        """Raise the single failure as it was (its message says what to do), or one error naming every source."""
+        if len(self.failures) == 1:
+            raise self.failures[0].error
+        if self.failures:
+            raise RefreshFailed("refresh failed for " + "; ".join(f"{f.source}: {f.describe()}" for f in self.failures))
 
 
 def chunking_settings(index: IndexConfig) -> ChunkingSettings:
@@ -28,7 +89,7 @@ def refresh_source(
     paths: Sequence[str] | None = None,
     progress: Progress | None = None,
 ) -> RefreshResult:
-    """Bring the store in line with one source (or with some of its paths)."""
+    """Bring the store in line with one source (or with some of its paths). Records nothing; see :class:`Indexer`."""
     store.ensure_embedder(embedder.id, embedder.dimension)
     scan = scan_source(source, paths=paths, now=now)
     stored = store.stored_docs(source.name)
@@ -41,18 +102,64 @@ def refresh_source(
     return result
 
 
-def refresh_sources(
-    sources: Sequence[SourceConfig],
-    *,
-    store: VectorStore,
-    embedder: Embedder,
-    chunking: ChunkingSettings,
-    now: datetime,
-    progress: Callable[[str, int, int], None] | None = None,
-) -> RefreshResult:
-    """Refresh several sources; the combined result."""
-    total = RefreshResult(source=",".join(s.name for s in sources))
-    for source in sources:
-        step = (lambda done, count, name=source.name: progress(name, done, count)) if progress else None
-        total.merge(refresh_source(source, store=store, embedder=embedder, chunking=chunking, now=now, progress=step))
-    return total
+class Indexer:
+    """Refreshes sources into one store, one refresh at a time in this process, recording every source's outcome."""
+
+    def __init__(
+        self,
+        *,
+        store: VectorStore,
+        embedder: Embedder,
+        chunking: ChunkingSettings,
+        recorder: RefreshRecorder | None = None,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.chunking = chunking
+        self.recorder = recorder
+        self.clock = clock
+        self._lock = threading.Lock()
+
+    def refresh(
+        self,
+        sources: Sequence[SourceConfig],
+        paths: Sequence[str] | None = None,
+        full: bool = False,
+        progress: SourceProgress | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> RefreshReport:
+        """Refresh ``sources`` (only ``paths`` of them when given; ``full`` drops the index first).
+
+        Never raises for a source that fails: the failure is recorded and reported (``raise_for_failures``).
+        """
+        report = RefreshReport()
+        with self._lock:
+            if full:
+                self.store.reset(self.embedder.id, self.embedder.dimension)
+            for source in sources:
+                started = now or self.clock()
+                step = (lambda done, count, name=source.name: progress(name, done, count)) if progress else None
+                try:
+                    result = refresh_source(
+                        source, store=self.store, embedder=self.embedder, chunking=self.chunking,
+                        now=started, paths=paths, progress=step,
+                    )  # fmt: skip
+                except Exception as exc:
+                    failure = SourceFailure(source.name, exc)
+                    report.failures.append(failure)
+                    log.warning("refresh of %s failed: %s", source.name, failure.describe())
+                    self._record(RefreshResult(source=source.name), started, failure.describe())
+                    continue
+                report.results.append(result)
+                self._record(result, started, None)
+        return report
+
+    def _record(self, result: RefreshResult, started_at: datetime, error: str | None) -> None:
+        if self.recorder is None:
+            return
+        try:
+            self.recorder.record_refresh(result, started_at=started_at, error=error)
+        except Exception:  # the index is refreshed either way; the missing row is logged
+            log.exception("could not record the refresh of %s", result.source)

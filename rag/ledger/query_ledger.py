@@ -6,9 +6,9 @@ it. Every write (answers, message links, votes, refresh and job runs) goes throu
 waits for the database and a database outage loses nothing: writes wait in a bounded buffer (then a spill file)
 and are written when it is back. Reads flush the queue first; while the database is unreachable they raise
 :class:`rag.errors.LedgerUnavailableError`, except that the message links and votes this process wrote recently are
-still found (so reactions on recent answers count). It implements :class:`rag.answer.pipeline.AnswerRecorder` and
-:class:`rag.ledger.feedback.FeedbackStore`; votes are passed on to the registered
-:class:`rag.ledger.feedback.FeedbackListener` objects (metrics, Langfuse) once they are queued.
+still found (so reactions on recent answers count). It is an :class:`rag.observers.AnswerObserver` and implements
+:class:`rag.ledger.feedback.FeedbackStore`; votes go on to the process's :class:`rag.observers.Observers` (metrics,
+Langfuse) once they are queued.
 """
 
 from __future__ import annotations
@@ -26,11 +26,9 @@ from sqlalchemy import Engine, and_, create_engine, event, func, select, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from rag.answer.pipeline import AskContext, utcnow
+from rag.clock import utcnow
 from rag.errors import LedgerUnavailableError, StoreError
-from rag.index.refresh import RefreshResult
 from rag.ledger.doc_reviews import DocReviewLog
-from rag.ledger.feedback import FeedbackListener, Vote
 from rag.ledger.row_writes import apply_writes
 from rag.ledger.schema import (
     answer_messages,
@@ -45,9 +43,10 @@ from rag.ledger.schema import (
 )
 from rag.ledger.stats import LedgerStats, compute_stats, utc
 from rag.ledger.writer import LedgerWrite, LedgerWriter, is_unreachable, short_reason
-from rag.models import Answer
+from rag.models import Answer, AskContext, RefreshResult, Vote
 from rag.observability.costs import PriceTable
 from rag.observability.privacy import Privacy, protect, scrub_secrets
+from rag.observers import Observers
 
 log = logging.getLogger(__name__)
 K = TypeVar("K")
@@ -84,6 +83,27 @@ def open_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=connect_args)
 
 
+def open_ledger_engine(url: str) -> tuple[Engine, list[str]]:
+    """The ledger's engine with every migration applied (one replica at a time on PostgreSQL); the names applied.
+
+    Shared by the ledger and the owner-nudge log (its table is a ledger migration)."""
+    where = make_url(url).render_as_string()  # password masked
+    try:
+        engine = open_engine(url)
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":  # replicas starting together migrate one at a time
+                conn.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
+            applied = migrate(conn)
+    except SQLAlchemyError as exc:
+        if is_unreachable(exc):
+            raise LedgerUnavailableError(
+                f"Cannot open the query ledger at {where} — ledger unavailable ({short_reason(exc)}). "
+                "Start the database or fix DATABASE_URL."
+            ) from exc
+        raise StoreError(f"Cannot open the query ledger at {where}: {short_reason(exc)}") from exc
+    return engine, applied
+
+
 class QueryLedger:
     def __init__(
         self,
@@ -91,7 +111,7 @@ class QueryLedger:
         *,
         prices: PriceTable | None = None,
         privacy: Privacy | str = Privacy.FULL,
-        listeners: Sequence[FeedbackListener] = (),
+        listeners: Sequence[object] = (),
         clock: Callable[[], datetime] = utcnow,
         spill_path: Path | None = None,
         buffer_size: int = 10_000,
@@ -102,24 +122,12 @@ class QueryLedger:
         self.where = make_url(url).render_as_string()  # password masked
         self.prices = prices or PriceTable()
         self.privacy = Privacy.parse(privacy) if isinstance(privacy, str) else privacy
-        self.listeners: list[FeedbackListener] = list(listeners)
+        self.listeners = Observers.of(listeners)  # told about each vote (the process's one Observers list)
         self.clock = clock
         # What this process wrote last, so reactions still resolve to answers (and votes) while the database is away.
         self._recent_links: RecentEntries[tuple[str, str], str] = RecentEntries(RECENT_ENTRIES)
         self._recent_votes: RecentEntries[tuple[str, str], int] = RecentEntries(RECENT_ENTRIES)
-        try:
-            self.engine = open_engine(url)
-            with self.engine.begin() as conn:
-                if conn.dialect.name == "postgresql":  # replicas starting together migrate one at a time
-                    conn.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
-                self.applied_migrations = migrate(conn)
-        except SQLAlchemyError as exc:
-            if is_unreachable(exc):
-                raise LedgerUnavailableError(
-                    f"Cannot open the query ledger at {self.where} — ledger unavailable ({short_reason(exc)}). "
-                    "Start the database or fix DATABASE_URL."
-                ) from exc
-            raise StoreError(f"Cannot open the query ledger at {self.where}: {short_reason(exc)}") from exc
+        self.engine, self.applied_migrations = open_ledger_engine(url)
         self.reviews = DocReviewLog(self.engine)  # verifications and flags of docs (#13)
         self.writer = LedgerWriter(
             self.engine,
@@ -217,7 +225,7 @@ class QueryLedger:
 
     # -- feedback (FeedbackStore) ----------------------------------------------------------------------------------
 
-    def add_listener(self, listener: FeedbackListener) -> None:
+    def add_listener(self, listener: object) -> None:
         self.listeners.append(listener)
 
     def link_message(self, answer_id: str, channel: str, message_ts: str) -> None:
@@ -245,11 +253,7 @@ class QueryLedger:
             )
         )
         self._recent_votes.put((vote.answer_id, vote.user), vote.value)
-        for listener in self.listeners:
-            try:
-                listener.on_vote(vote)
-            except Exception:  # a listener must never lose a stored vote
-                log.exception("feedback listener %s failed", type(listener).__name__)
+        self.listeners.vote(vote)  # a failing observer never loses a queued vote
 
     def votes(self, answer_id: str) -> dict[str, int]:
         """user -> current vote. While the database is away: the votes this process recorded recently, if any."""

@@ -171,6 +171,15 @@ greetings = Table(
     Column("greeted_at", DateTime(timezone=True), nullable=False),
 )
 
+owner_nudges = Table(  # which owner nudges were sent: one row per (doc, threshold crossing)
+    "owner_nudges",
+    metadata,
+    Column("doc_id", String(500), primary_key=True),
+    Column("crossing", String(64), primary_key=True),
+    Column("owner", String(320), nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=False),
+)
+
 
 def _create(*tables: Table) -> Callable[[Connection], None]:
     def apply(conn: Connection) -> None:
@@ -189,7 +198,8 @@ MIGRATIONS: list[Migration] = [
         _create(answers, provider_calls, answer_messages, votes, refresh_runs, digest_posts),
     ),  # fmt: skip
     ("002_job_runs", _create(job_runs)),
-    ("003_doc_verifications_flags_13", _create(doc_verifications, doc_flags, owner_notices, greetings)),
+    ("003_owner_nudges", _create(owner_nudges)),  # checkfirst: adopts the table older versions made on their own
+    ("004_doc_verifications_flags_13", _create(doc_verifications, doc_flags, owner_notices, greetings)),
 ]
 
 

@@ -7,7 +7,6 @@ buckets fall back to local ones until it is back (the same policy as the embeddi
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -15,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from rag.providers.embedding_cache import redacted_url
+from rag.redis_connection import RedisConnection
 
 log = logging.getLogger(__name__)
 
@@ -113,16 +112,12 @@ return {1, '0'}
 class RedisTokenBuckets:
     """Buckets in Redis, shared by every replica. On a Redis failure, local buckets for ``retry_after`` seconds."""
 
-    def __init__(self, url: str, *, timeout: float = 0.2, retry_after: float = 5.0) -> None:
-        import redis
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
-        self._where = redacted_url(url)
-        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
-        self._client: Any = redis.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
-        )
+    def __init__(self, redis: str | RedisConnection, *, timeout: float = 0.2, retry_after: float = 5.0) -> None:
+        self._owned = isinstance(redis, str)
+        self._redis = RedisConnection(redis, timeout=timeout) if isinstance(redis, str) else redis
+        self._where = self._redis.where
+        self._errors = self._redis.errors
+        self._client: Any = self._redis.client
         self._script: Any = self._client.register_script(TAKE_SCRIPT)
         self._fallback = LocalTokenBuckets()
         self._retry_after = retry_after
@@ -140,21 +135,23 @@ class RedisTokenBuckets:
         try:
             allowed, wait = self._script(keys=[KEY_PREFIX + b.key for b in buckets], args=args)
         except self._errors as exc:
+            self._redis.failed()
             if self._down_until == 0.0:
                 self.outages += 1
                 log.warning("Rate limits at %s unavailable (%s); limiting in this process", self._where, exc)
             self._down_until = time.monotonic() + self._retry_after
             return self._fallback.take(buckets)
+        self._redis.recovered()
         if self._down_until:
             self._down_until = 0.0
             log.warning("Rate limits at %s are back", self._where)
         return Taken(bool(int(allowed)), float(wait))
 
     def close(self) -> None:
-        with contextlib.suppress(*self._errors):
-            self._client.close()
+        if self._owned:  # a shared connection is closed by whoever built it
+            self._redis.close()
 
 
-def make_token_buckets(redis_url: str | None) -> TokenBuckets:
-    """Redis buckets shared by replicas when ``REDIS_URL`` is set, else buckets in this process."""
-    return RedisTokenBuckets(redis_url) if redis_url else LocalTokenBuckets()
+def make_token_buckets(redis: str | RedisConnection | None) -> TokenBuckets:
+    """Redis buckets shared by replicas when ``REDIS_URL`` is set (on the shared connection), else in this process."""
+    return RedisTokenBuckets(redis) if redis else LocalTokenBuckets()

@@ -43,9 +43,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
-from rag.answer.pipeline import AskContext
-from rag.ledger.feedback import Vote
-from rag.models import Answer, ProviderCall
+from rag.models import Answer, AskContext, ProviderCall, Vote
 from rag.observability.costs import PriceTable
 from rag.observability.privacy import Privacy, protect
 
@@ -133,7 +131,7 @@ class StageCalls:
 
 
 class LangfuseRecorder:
-    """An ``AnswerRecorder`` and ``FeedbackListener`` that sends traces and scores to Langfuse."""
+    """An answer and vote observer (:mod:`rag.observers`) that sends traces and scores to Langfuse."""
 
     def __init__(
         self,

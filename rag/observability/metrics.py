@@ -1,6 +1,6 @@
 """Prometheus metrics for one process, in a private ``CollectorRegistry`` (rendered by ``GET /metrics``).
 
-``AnswerMetrics`` is an :class:`rag.answer.pipeline.AnswerRecorder` and a :class:`rag.ledger.feedback.FeedbackListener`; other
+``AnswerMetrics`` is an answer, vote and cache observer (:mod:`rag.observers`); other
 parts (the cache, the Langfuse exporter) count their own events with :meth:`AnswerMetrics.cache_event` and
 :meth:`AnswerMetrics.export_error`.
 """
@@ -10,9 +10,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from rag.answer.pipeline import AskContext
-from rag.ledger.feedback import Vote
-from rag.models import Answer
+from rag.models import Answer, AskContext, Vote
 from rag.observability.costs import PriceTable
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST

@@ -10,7 +10,6 @@ in ``EmbeddingBatch.cache_outages`` (the answer's ``cache["outages"]``, counted 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import threading
@@ -19,12 +18,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 import numpy as np
 
 from rag.models import InputType
 from rag.providers.embedding import Embedder, EmbeddingBatch
+from rag.redis_connection import RedisConnection
 
 log = logging.getLogger(__name__)
 
@@ -118,39 +117,23 @@ class LruEmbeddingCache:
             self._entries.clear()
 
 
-def redacted_url(url: str) -> str:
-    """``redis://host:port/db`` without user name or password (for logs)."""
-    parts = urlsplit(url)
-    host = parts.hostname or "?"
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
-
-
 class RedisEmbeddingCache:
     """Redis-backed cache. Every failure (refused, timeout, protocol) is caught: the caller just sees misses.
 
-    ``retry_after``: after a failure, Redis is not tried again for this many seconds, so an outage costs each query
-    nothing rather than one timeout.
+    ``redis``: the process's shared :class:`RedisConnection` (or a URL to open one with ``timeout``). After a failure,
+    Redis is not tried again for ``retry_after`` seconds, so an outage costs each query nothing rather than one timeout.
     """
 
-    def __init__(self, url: str, *, timeout: float = 0.1, retry_after: float = 5.0) -> None:
-        import redis
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
+    def __init__(self, redis: str | RedisConnection, *, timeout: float = 0.1, retry_after: float = 5.0) -> None:
         self.stats = CacheStats()
-        self._where = redacted_url(url)
-        self._retry_after = retry_after
-        self._down_until = 0.0
-        self._lock = threading.Lock()
-        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
-        self._client: Any = redis.Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
-            health_check_interval=0,
+        self._owned = isinstance(redis, str)
+        self._redis = (
+            RedisConnection(redis, timeout=timeout, retry_after=retry_after) if isinstance(redis, str) else redis
         )
+        self._where = self._redis.where
+        self._errors = self._redis.errors
+        self._client: Any = self._redis.client
+        self._lock = threading.Lock()
 
     def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         if not keys or not self._may_try():
@@ -179,12 +162,12 @@ class RedisEmbeddingCache:
             self.stats.writes += len(items)
 
     def _may_try(self) -> bool:
-        return self.stats.available or time.monotonic() >= self._down_until
+        return self.stats.available or self._redis.may_try()
 
     def _failed(self, exc: BaseException) -> None:
+        self._redis.failed()
         with self._lock:
             self.stats.errors += 1
-            self._down_until = time.monotonic() + self._retry_after
             if not self.stats.available:
                 return
             self.stats.available = False
@@ -196,6 +179,7 @@ class RedisEmbeddingCache:
         )
 
     def _recovered(self) -> None:
+        self._redis.recovered()
         if self.stats.available:
             return
         with self._lock:
@@ -205,8 +189,8 @@ class RedisEmbeddingCache:
         log.warning("Embedding cache at %s is back", self._where)
 
     def close(self) -> None:
-        with contextlib.suppress(*self._errors):
-            self._client.close()
+        if self._owned:  # a shared connection is closed by whoever built it
+            self._redis.close()
 
 
 class CachedEmbedder(Embedder):

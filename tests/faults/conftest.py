@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import free_port
-from tests.tcp_proxy import SilentListener
+from tests.fakes.tcp_proxy import SilentListener
 from tests.test_cohere import server  # noqa: F401 - the fake Cohere API (fixture ``server``), shared with test_cohere
 
 

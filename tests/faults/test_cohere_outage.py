@@ -1,6 +1,6 @@
 """Cohere refuses connections or never answers: the answer still comes, inside ``[cohere] deadline``, saying the
 language model is unavailable and listing the sources (found by keyword search when embedding failed).
-Driven through the real ``cohere`` SDK against tests/cohere_fake.py, a closed port and a silent listener."""
+Driven through the real ``cohere`` SDK against tests/fakes/cohere_fake.py, a closed port and a silent listener."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ from rag.errors import ProviderAuthError, ProviderError, ProviderUnavailableErro
 from rag.providers.cohere_api import CohereAPI, RetryPolicy
 from rag.providers.cohere_chat import CohereGenerator
 from rag.providers.deadline import answer_budget
-from tests.bot_harness import start_harness
-from tests.cohere_fake import FakeCohereServer
-from tests.faults.support import HOTEL_QUESTION, cli_env, handbook_config, run_cli, stderr_lines
-from tests.slack_fake import BOT_USER
-from tests.tcp_proxy import SilentListener
+from tests.fakes.bot_harness import start_harness
+from tests.fakes.cohere_fake import FakeCohereServer
+from tests.fakes.fault_support import HOTEL_QUESTION, cli_env, handbook_config, run_cli, stderr_lines
+from tests.fakes.slack_fake import BOT_USER
+from tests.fakes.tcp_proxy import SilentListener
 from tests.test_cohere import KEY, hit
 
 SHORT_DEADLINES = "[cohere]\nembed_dimension = 256\ntimeout = 1\ndeadline = 2\n"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.support import HOTEL_QUESTION, cli_env, handbook_config, run_cli, stderr_lines
-from tests.otlp_fake import FakeLangfuse
+from tests.fakes.fault_support import HOTEL_QUESTION, cli_env, handbook_config, run_cli, stderr_lines
+from tests.fakes.otlp_fake import FakeLangfuse
 
 
 def langfuse_env(home: Path, host: str) -> dict[str, str]:

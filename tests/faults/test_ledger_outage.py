@@ -26,11 +26,11 @@ from rag.ledger.query_ledger import QueryLedger, table_counts
 from rag.ledger.row_writes import apply_writes
 from rag.ledger.schema import migrate, votes
 from rag.ledger.writer import LedgerWrite, LedgerWriter
-from tests.bot_harness import BotHarness, start_harness
-from tests.faults.support import cli_env, handbook_config, run_cli, serve_monitoring, wait_until
-from tests.ledger_seed import BASE, make_answer
-from tests.slack_fake import BOT_USER, event_body
-from tests.tcp_proxy import TcpProxy
+from tests.fakes.bot_harness import BotHarness, start_harness
+from tests.fakes.fault_support import cli_env, handbook_config, run_cli, serve_monitoring, wait_until
+from tests.fakes.ledger_seed import BASE, make_answer
+from tests.fakes.slack_fake import BOT_USER, event_body
+from tests.fakes.tcp_proxy import TcpProxy
 
 HOLIDAY = f"<@{BOT_USER}> How many days of paid holiday do employees get?"
 VPN = f"<@{BOT_USER}> How do I set up the VPN?"

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import httpx
 
-from tests.bot_harness import start_harness
 from tests.conftest import RedisServer
-from tests.faults.support import serve_monitoring
-from tests.slack_fake import BOT_USER
+from tests.fakes.bot_harness import start_harness
+from tests.fakes.fault_support import serve_monitoring
+from tests.fakes.slack_fake import BOT_USER
 
 OUTAGE = re.compile(r'^bestbefore_cache_events_total\{event="outage",layer="embedding"\} (\S+)$', re.MULTILINE)
 

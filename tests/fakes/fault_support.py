@@ -13,8 +13,8 @@ from pathlib import Path
 from bestbefore.dashboard import dashboard_routes
 from bestbefore.services import Services
 from bestbefore.web import create_web_app
-from tests.bot_harness import WebServer
 from tests.conftest import EXAMPLES
+from tests.fakes.bot_harness import WebServer
 
 BESTBEFORE = Path(sys.executable).parent / "bestbefore"
 SERVICE_VARIABLES = (

@@ -7,10 +7,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from jobs.runs import JobDeps, refresh_one
+from slack_sdk import WebClient
+
+from bot.publisher import SlackPublisher
+from jobs.runs import JobDeps
 from rag.answer.pipeline import AskContext
 from rag.answer.staleness import StalenessPolicy
 from rag.config import AppConfig, IndexConfig, Settings, SourceConfig, StalenessConfig
+from rag.index.indexing import Indexer
 from rag.index.sqlite_store import SQLiteStore
 from rag.ingest.chunking import ChunkingSettings
 from rag.ledger.feedback import Vote
@@ -46,6 +50,7 @@ class Index:
     embedder: HashingEmbedder
     chunking: ChunkingSettings
     policy: StalenessPolicy
+    indexer: Indexer
 
 
 def make_settings(tmp: Path, **app: object) -> Settings:
@@ -62,15 +67,19 @@ def make_settings(tmp: Path, **app: object) -> Settings:
 
 def make_deps(tmp: Path, *, ledger_url: str | None = None, slack: object = None, **app: object) -> JobDeps:
     settings = make_settings(tmp, **app)
+    ledger = QueryLedger(ledger_url or f"sqlite:///{tmp / 'ledger.sqlite'}", prices=PRICES)
+    store, embedder = SQLiteStore(tmp / "index.sqlite"), HashingEmbedder()
+    chunking = ChunkingSettings(max_tokens=200, overlap_tokens=30)
     index = Index(
         settings=settings,
-        store=SQLiteStore(tmp / "index.sqlite"),
-        embedder=HashingEmbedder(),
-        chunking=ChunkingSettings(max_tokens=200, overlap_tokens=30),
+        store=store,
+        embedder=embedder,
+        chunking=chunking,
         policy=StalenessPolicy.from_config(settings.app.staleness),
+        indexer=Indexer(store=store, embedder=embedder, chunking=chunking, recorder=ledger),
     )
-    ledger = QueryLedger(ledger_url or f"sqlite:///{tmp / 'ledger.sqlite'}", prices=PRICES)
-    return JobDeps(index=index, ledger=ledger, slack=slack)  # type: ignore[arg-type]
+    publisher = SlackPublisher(slack) if isinstance(slack, WebClient) else slack  # the bot's, as the root wires it
+    return JobDeps(index=index, ledger=ledger, slack=publisher)  # type: ignore[arg-type]
 
 
 def ledger_of(deps: JobDeps) -> QueryLedger:
@@ -80,8 +89,7 @@ def ledger_of(deps: JobDeps) -> QueryLedger:
 
 
 def index_docs(deps: JobDeps, now: datetime) -> None:
-    for source in deps.settings.app.sources:
-        refresh_one(deps, source, now=now)
+    deps.index.indexer.refresh(deps.settings.app.sources, now=now).raise_for_failures()
 
 
 def _hit(doc_id: str) -> SearchHit:

@@ -24,10 +24,17 @@ from rag.answer.pipeline import AskContext
 from rag.config import AppConfig, ChannelConfig, IndexConfig, Settings, SourceConfig
 from rag.index.refresh import apply_refresh, plan_refresh
 from rag.models import Answer, DateOrigin, Document
-from tests.slack_fake import BOT_TOKEN, FakeSlack, event_body, interaction_form, signed_form_headers, signed_headers
+from tests.fakes.slack_fake import (
+    BOT_TOKEN,
+    FakeSlack,
+    event_body,
+    interaction_form,
+    signed_form_headers,
+    signed_headers,
+)
 
 SECRET = "test-signing-secret-0123456789abcdef"
-COHERE_KEY = "test-cohere-key"  # what tests/cohere_fake.py accepts
+COHERE_KEY = "test-cohere-key"  # what tests/fakes/cohere_fake.py accepts
 NOW = datetime.now(UTC)
 
 # (source, path, title, updated days ago, text)
@@ -76,7 +83,7 @@ def build_index(services: Services) -> None:
 
 
 class RecordingRecorder:
-    """An ``AnswerRecorder`` that keeps what the pipeline saw (question, context) for assertions."""
+    """An answer observer (:mod:`rag.observers`) that keeps what the pipeline saw (question, context) for assertions."""
 
     def __init__(self) -> None:
         self.seen: list[tuple[Answer, AskContext]] = []
@@ -187,9 +194,8 @@ class BotHarness:
         return answers
 
     def settle(self) -> None:
-        """Let every queued answer finish (the listener pool first, then the answer workers)."""
-        time.sleep(0.3)
-        self.bot.runtime.workers.submit(lambda: None).result(timeout=30)
+        """Wait until every event posted so far is fully handled (its listener and its answer), without a nap."""
+        self.bot.runtime.drain(timeout=30)
 
     def close(self) -> None:
         self.http.close()
@@ -200,8 +206,8 @@ class BotHarness:
 
 
 def make_settings(home: Path, fake: FakeSlack, *, embedder: str = "hashing", redis_url: str | None = None,
-                  channels: dict[str, ChannelConfig] | None = None, cohere_url: str | None = None,
-                  **app: Any) -> Settings:  # fmt: skip
+                  channels: dict[str, ChannelConfig] | None = None, database_url: str | None = None,
+                  cohere_url: str | None = None, **app: Any) -> Settings:  # fmt: skip
     """``cohere_url``: answer with Cohere chat (a fake Cohere server) instead of the embedded extractive answers."""
     sources = [SourceConfig(name=name, path=home / name) for name in sorted({doc[0] for doc in DOCS})]  # as indexed
     config = AppConfig(index=IndexConfig(embedder=embedder), channels=channels or {}, **{"sources": sources, **app})
@@ -210,15 +216,16 @@ def make_settings(home: Path, fake: FakeSlack, *, embedder: str = "hashing", red
         _env_file=None,  # type: ignore[call-arg]
         bestbefore_home=home, slack_bot_token=BOT_TOKEN, slack_signing_secret=SECRET, slack_api_url=fake.url,
         redis_url=redis_url, app=config, **cohere,
+        **({"database_url": database_url} if database_url else {}),  # else DATABASE_URL from the environment
     )  # fmt: skip
 
 
 def start_harness(home: Path, *, embedder: str = "hashing", redis_url: str | None = None,
-                  channels: dict[str, ChannelConfig] | None = None, cohere_url: str | None = None,
-                  **app: Any) -> BotHarness:  # fmt: skip
+                  channels: dict[str, ChannelConfig] | None = None, database_url: str | None = None,
+                  cohere_url: str | None = None, **app: Any) -> BotHarness:  # fmt: skip
     fake = FakeSlack().start()
     settings = make_settings(home, fake, embedder=embedder, redis_url=redis_url, channels=channels,
-                             cohere_url=cohere_url, **app)  # fmt: skip
+                             database_url=database_url, cohere_url=cohere_url, **app)  # fmt: skip
     recorder = RecordingRecorder()
     services = Services(settings, recorders=[recorder])
     build_index(services)

@@ -13,9 +13,9 @@ import logging
 import re
 from typing import Any
 
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from jobs.ports import SlackWeb
 from rag.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 LIST_PAGE = 200
 
 
-def channel_id(slack: SlackWeb, channel: str) -> str | None:
+def channel_id(slack: WebClient, channel: str) -> str | None:
     """The id of ``channel`` (an id as is; ``#name`` / ``name`` looked up among public channels), or None."""
     if _CHANNEL_ID.match(channel):
         return channel
@@ -42,7 +42,7 @@ def channel_id(slack: SlackWeb, channel: str) -> str | None:
             return None
 
 
-def join_channel(slack: SlackWeb, channel: str) -> str:
+def join_channel(slack: WebClient, channel: str) -> str:
     """Join ``channel``; returns its id. Raises ConfigError saying what to do when the bot cannot join."""
     found = channel_id(slack, channel)
     if found is None:
@@ -64,7 +64,7 @@ def join_channel(slack: SlackWeb, channel: str) -> str:
     return found
 
 
-def post_to_channel(slack: SlackWeb, channel: str, **message: Any) -> Any:
+def post_to_channel(slack: WebClient, channel: str, **message: Any) -> Any:
     """``chat.postMessage`` to ``channel``, joining it first when the bot is not a member."""
     try:
         return slack.chat_postMessage(channel=channel, **message)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import free_port
+from tests.fakes.network import free_port
 
 BESTBEFORE = str(Path(sys.executable).parent / "bestbefore")
 

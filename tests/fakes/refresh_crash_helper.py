@@ -19,13 +19,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from rag.index.refresh import apply_refresh, plan_refresh  # noqa: E402
 from rag.index.sqlite_store import SQLiteStore  # noqa: E402
 from rag.models import ChunkRecord, DocMeta  # noqa: E402
 from rag.providers.local_embedder import HashingEmbedder  # noqa: E402
-from tests.refresh_corpus import CHUNKING, NOW, docs_from_json  # noqa: E402
+from tests.fakes.refresh_corpus import CHUNKING, NOW, docs_from_json  # noqa: E402
 
 
 class KillingStore(SQLiteStore):

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from tests.conftest import free_port
+from tests.fakes.network import free_port
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 
