@@ -5,7 +5,7 @@ Its Block Kit is the bot's (``bot/publisher.py``), posted through ``jobs.ports.S
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -116,6 +116,8 @@ def build_digest(
     failures: Sequence[JobFailure] = (),
     failures_before: int = 0,
     daily_spend_cap: float | None = None,
+    change_notices: Mapping[str, int] | None = None,
+    change_notices_before: Mapping[str, int] | None = None,
 ) -> Digest:
     """Every figure the issue asks for, with last week's value beside it."""
     cur, prev = current, previous
@@ -157,6 +159,18 @@ def build_digest(
         Figure("refresh_failures", "Refresh failures", "count", refresh.failures, refresh_before.failures, "down"),
         Figure("job_failures", "Job failures", "count", len(failures), failures_before, "down"),
     ]
+    if change_notices is not None:  # answers whose cited doc changed: told in their thread, or over the caps
+        told, over = change_notices.get("posted", 0), change_notices.get("deferred", 0)
+        figures.append(
+            Figure(
+                "answers_affected_by_changes",
+                "Answers affected by changes",
+                "count",
+                sum(change_notices.values()),
+                sum((change_notices_before or {}).values()),
+                note=f"{told} told in their thread, {over} over the cap",
+            )
+        )
     if daily_spend_cap:  # [limits] daily_spend_usd: days on which answers fell back to the embedded pipeline
         figures.append(
             Figure(

@@ -78,6 +78,17 @@ class ChannelConfig(_Section):
     enabled: bool = True
     sources: list[str] | None = None
     staleness: StalenessConfig | None = None
+    change_notices: bool = True  # reply in an answer's thread when a doc it cited changes
+
+
+class NoticesConfig(_Section):
+    """``[notices]``: after a refresh, answers of the last ``window`` hear in their thread that a cited doc changed."""
+
+    enabled: bool = True
+    window: Duration = "30d"
+    max_per_run: int = Field(default=20, ge=0)  # threads notified per refresh; the rest go to the digest
+    max_per_channel: int = Field(default=5, ge=0)  # per channel per refresh
+    claim_lease: Duration = "10min"  # a claimed notice not marked posted after this is checked in Slack and retried
 
 
 class SlackConfig(_Section):
@@ -161,6 +172,7 @@ class AppConfig(_Section):
     index: IndexConfig = Field(default_factory=IndexConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
     channels: dict[str, ChannelConfig] = Field(default_factory=dict)
+    notices: NoticesConfig = Field(default_factory=NoticesConfig)
     slack: SlackConfig = Field(default_factory=SlackConfig)
     schedules: ScheduleConfig = Field(default_factory=ScheduleConfig)
     digest: DigestConfig = Field(default_factory=DigestConfig)

@@ -215,6 +215,49 @@ class Vote:
     at: datetime
 
 
+@dataclass(frozen=True)
+class ContentChange:
+    """A document whose text changed (``new_hash``) or which was removed (``new_hash is None``) in a refresh.
+
+    Metadata-only changes (title, owner, dates) are never content changes.
+    """
+
+    doc_id: str
+    source: str
+    title: str
+    url: str | None
+    old_hash: str
+    new_hash: str | None
+    seen_at: datetime  # when the refresh saw the change
+    updated_at: datetime | None = None  # the new version's own date (git, front matter), if any
+
+    @property
+    def removed(self) -> bool:
+        return self.new_hash is None
+
+    @property
+    def version(self) -> str:
+        """What the change produced: the new text's hash, or "removed"."""
+        return self.new_hash or "removed"
+
+    @classmethod
+    def between(cls, before: DocMeta, after: DocMeta | None, seen_at: datetime) -> ContentChange | None:
+        """The content change from ``before`` to ``after`` (None: removed), or None when the text is the same."""
+        if after is not None and after.source_hash == before.source_hash:
+            return None
+        current = after or before
+        return cls(
+            doc_id=before.doc_id,
+            source=before.source,
+            title=current.title,
+            url=current.url,
+            old_hash=before.source_hash,
+            new_hash=after.source_hash if after else None,
+            seen_at=seen_at,
+            updated_at=after.updated_at if after else None,
+        )
+
+
 @dataclass
 class RefreshResult:
     """The record of one refresh run (printed by ``bestbefore refresh --json`` and kept in the ledger)."""
@@ -231,10 +274,13 @@ class RefreshResult:
     chunks_deleted: int = 0
     embedding_tokens: int = 0
     seconds: float = 0.0
+    answers_notified: int = 0  # threads told that a doc their answer cited changed (after the whole run)
     skipped: list[SkippedFile] = field(default_factory=list)
+    changes: list[ContentChange] = field(default_factory=list)  # content changes, for the after-refresh hooks
 
     def to_json(self) -> dict[str, object]:
         data = asdict(self)
+        data.pop("changes")
         data["skipped"] = [asdict(s) for s in self.skipped]
         data["seconds"] = round(self.seconds, 4)
         return data
@@ -255,7 +301,8 @@ class RefreshResult:
     def merge(self, other: RefreshResult) -> None:
         for name in (
             "docs_new", "docs_changed", "docs_unchanged", "docs_removed", "docs_skipped", "docs_relabelled",
-            "chunks_embedded", "chunks_reused", "chunks_deleted", "embedding_tokens", "seconds",
+            "chunks_embedded", "chunks_reused", "chunks_deleted", "embedding_tokens", "seconds", "answers_notified",
         ):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.skipped.extend(other.skipped)
+        self.changes.extend(other.changes)

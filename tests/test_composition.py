@@ -95,7 +95,7 @@ def test_the_nudge_log_lives_on_the_ledgers_engine_and_migrations(home: Path) ->
     services = Services(settings)
     try:
         assert "003_owner_nudges" in [name for name, _ in MIGRATIONS]
-        assert services.ledger.applied_migrations[-1] == "003_owner_nudges"
+        assert "003_owner_nudges" in services.ledger.applied_migrations
         nudges = services.nudges
         assert nudges is not None and nudges._engine is services.ledger.engine  # type: ignore[attr-defined]
         assert nudges.claim("handbook:leave.md", "2024-01-10", "alice@example.com", services.ledger.clock())

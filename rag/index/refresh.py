@@ -13,14 +13,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 
 from rag.index.store import VectorStore
 from rag.ingest.chunking import ChunkingSettings, chunk_document
-from rag.models import Chunk, ChunkRecord, DateOrigin, DocMeta, Document, InputType, RefreshResult, StoredDoc
+from rag.models import (
+    Chunk,
+    ChunkRecord,
+    ContentChange,
+    DateOrigin,
+    DocMeta,
+    Document,
+    InputType,
+    RefreshResult,
+    StoredDoc,
+)
 from rag.providers.embedding import Embedder
 
 Progress = Callable[[int, int], None]
@@ -42,10 +52,23 @@ class RefreshPlan:
     relabel: list[DocMeta]
     unchanged: list[str]
     removed: list[str]
+    removed_meta: dict[str, DocMeta] = field(default_factory=dict)  # what the removed docs were
+    seen_at: datetime | None = None  # the refresh's time (when its content changes were seen)
 
     @property
     def writes(self) -> list[DocChange]:
         return self.new + self.changed
+
+    def content_changes(self) -> list[ContentChange]:
+        """Docs whose text changed or which were removed (never metadata-only changes)."""
+        if self.seen_at is None:
+            return []
+        seen_at = self.seen_at
+        changes = [ContentChange.between(c.previous.meta, c.meta, seen_at) for c in self.changed if c.previous]
+        moved = {c.meta.source_hash for c in self.writes}  # a doc renamed with the same text is not a change
+        gone = [self.removed_meta[d] for d in self.removed if self.removed_meta[d].source_hash not in moved]
+        changes += [ContentChange.between(meta, None, seen_at) for meta in gone]
+        return [c for c in changes if c is not None]
 
 
 def resolve_date(doc: Document, stored: StoredDoc | None, by_hash: dict[str, DocMeta], now: datetime) -> DocMeta:
@@ -89,7 +112,7 @@ def plan_refresh(
     scoped = None if scope is None else set(scope)
     candidates = stored.keys() if scoped is None else {d for d in stored if stored[d].meta.path in scoped}
     removed = sorted(d for d in candidates if d not in present)
-    return RefreshPlan(new, changed, relabel, unchanged, removed)
+    return RefreshPlan(new, changed, relabel, unchanged, removed, {d: stored[d].meta for d in removed}, now)
 
 
 def apply_refresh(
@@ -104,6 +127,7 @@ def apply_refresh(
     """Carry out a plan: embed what is new, write each doc (write-then-delete), then delete removed docs."""
     started = time.perf_counter()
     result = RefreshResult(
+        changes=plan.content_changes(),
         docs_new=len(plan.new),
         docs_changed=len(plan.changed),
         docs_unchanged=len(plan.unchanged),

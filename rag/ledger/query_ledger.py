@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from rag.clock import utcnow
 from rag.errors import StoreError
+from rag.ledger.change_notices import CitingAnswer, slack_answers_citing
 from rag.ledger.schema import (
     answer_messages,
     answers,
@@ -341,6 +342,11 @@ class QueryLedger:
             for (sources,) in conn.execute(select(answers.c.sources).where(*self._window(since, until))):
                 counts.update({s["doc_id"] for s in sources if s.get("cited")})
         return dict(counts.most_common())
+
+    def slack_answers_citing(self, doc_ids: Sequence[str], since: datetime, until: datetime) -> list[CitingAnswer]:
+        """Answers given in a Slack thread in ``[since, until)`` that cited any of ``doc_ids`` (change notices)."""
+        with self._connect() as conn:
+            return slack_answers_citing(conn, doc_ids, since, until)
 
     def stats(self, since: datetime, until: datetime | None = None) -> LedgerStats:
         with self._connect() as conn:
