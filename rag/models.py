@@ -68,6 +68,7 @@ class Chunk:
     text: str
     chunk_hash: str  # sha256 of text + chunking settings
     heading_path: tuple[str, ...] = ()
+    passage_at: datetime | None = None  # the passage's own age: newest commit among its lines, else first seen
 
 
 @dataclass(frozen=True)

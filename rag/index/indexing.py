@@ -8,11 +8,13 @@ per run, whoever started it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 from rag.clock import Clock, utcnow
@@ -21,6 +23,7 @@ from rag.errors import BestBeforeError
 from rag.index.refresh import Progress, RefreshResult, apply_refresh, plan_refresh
 from rag.index.store import VectorStore
 from rag.ingest.chunking import ChunkingSettings
+from rag.ingest.passage_dates import passage_dates
 from rag.ingest.sources import scan_source
 from rag.models import ContentChange, StoredDoc
 from rag.providers.embedding import Embedder
@@ -119,7 +122,10 @@ def refresh_source(
     scan = scan_source(source, paths=paths)
     stored = store.stored_docs(source.name)
     plan = plan_refresh(scan.documents, stored, now=now, scope=paths)
-    result = apply_refresh(plan, store=store, embedder=embedder, chunking=chunking, progress=progress)
+    dater = functools.partial(passage_dates, Path(source.path).expanduser())  # git blame over the written files
+    result = apply_refresh(
+        plan, store=store, embedder=embedder, chunking=chunking, progress=progress, passage_dater=dater
+    )
     result.source = source.name
     result.docs_skipped = len(scan.skipped)
     result.skipped = list(scan.skipped)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -34,6 +34,7 @@ from rag.models import (
 from rag.providers.embedding import Embedder
 
 Progress = Callable[[int, int], None]
+PassageDater = Callable[[Sequence[tuple[str, Sequence[Chunk]]]], dict[str, datetime]]  # (path, chunks) -> id -> date
 
 
 @dataclass(frozen=True)
@@ -123,8 +124,12 @@ def apply_refresh(
     chunking: ChunkingSettings,
     progress: Progress | None = None,
     batch_chunks: int = 256,
+    passage_dater: PassageDater | None = None,
 ) -> RefreshResult:
-    """Carry out a plan: embed what is new, write each doc (write-then-delete), then delete removed docs."""
+    """Carry out a plan: embed what is new, write each doc (write-then-delete), then delete removed docs.
+
+    Each written chunk is dated: by ``passage_dater`` (git blame over the written files, one batch) where it can,
+    else by the first time the index saw its hash (kept from the store, or this refresh's time)."""
     started = time.perf_counter()
     result = RefreshResult(
         changes=plan.content_changes(),
@@ -143,7 +148,9 @@ def apply_refresh(
             progress(done, total)
     # Chunk every doc to write and look up reusable vectors before the first write: a chunk that moves from a doc
     # written early to one written later is still found (the early write removes it from its old doc).
-    chunked = [(change, chunk_document(change.doc, chunking)) for change in plan.writes]
+    chunked = date_passages(
+        plan, [(change, chunk_document(change.doc, chunking)) for change in plan.writes], store, passage_dater
+    )
     known = store.vectors_by_chunk_hash([c.chunk_hash for _, chunks in chunked for c in chunks]) if chunked else {}
     pending: list[tuple[DocChange, list[Chunk]]] = []
     pending_chunks = 0
@@ -165,6 +172,30 @@ def apply_refresh(
         progress(total, total)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def date_passages(
+    plan: RefreshPlan,
+    chunked: list[tuple[DocChange, list[Chunk]]],
+    store: VectorStore,
+    passage_dater: PassageDater | None,
+) -> list[tuple[DocChange, list[Chunk]]]:
+    """The chunks with ``passage_at`` set: the dater's date, else the earliest stored for the hash, else now."""
+    if not chunked:
+        return chunked
+    dated = passage_dater([(change.doc.path, chunks) for change, chunks in chunked]) if passage_dater else {}
+    undated = [c.chunk_hash for _, chunks in chunked for c in chunks if c.chunk_id not in dated]
+    first_seen = store.passage_dates_by_chunk_hash(undated) if undated else {}
+    out = []
+    for change, chunks in chunked:
+        seen = plan.seen_at or change.meta.updated_at
+        out.append(
+            (
+                change,
+                [replace(c, passage_at=dated.get(c.chunk_id) or first_seen.get(c.chunk_hash) or seen) for c in chunks],
+            )
+        )
+    return out
 
 
 def _write_group(

@@ -81,6 +81,9 @@ class SQLiteStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(chunks)")}
+        if "passage_at" not in columns:  # additive: indexes built before passage dates get the column, empty
+            self._db.execute("ALTER TABLE chunks ADD COLUMN passage_at TEXT")
         self._vectors: _VectorCache | None = None
 
     # -- embedder identity -------------------------------------------------------------------------------------
@@ -199,18 +202,20 @@ class SQLiteStore:
         vector = np.asarray(record.vector, dtype=np.float32).tobytes()
         row = self._db.execute("SELECT rowid FROM chunks WHERE chunk_id = ?", (chunk.chunk_id,)).fetchone()
         heading = json.dumps(list(chunk.heading_path))
+        passage = chunk.passage_at.isoformat() if chunk.passage_at else None
         if row is None:
             cursor = self._db.execute(
-                "INSERT INTO chunks(chunk_id, doc_id, ordinal, text, chunk_hash, heading_path, vector) "
-                "VALUES (?,?,?,?,?,?,?)",
-                (chunk.chunk_id, chunk.doc_id, chunk.ordinal, chunk.text, chunk.chunk_hash, heading, vector),
+                "INSERT INTO chunks(chunk_id, doc_id, ordinal, text, chunk_hash, heading_path, vector, passage_at) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                (chunk.chunk_id, chunk.doc_id, chunk.ordinal, chunk.text, chunk.chunk_hash, heading, vector, passage),
             )
             rowid = cursor.lastrowid
         else:
             rowid = row[0]
             self._db.execute(
-                "UPDATE chunks SET doc_id=?, ordinal=?, text=?, chunk_hash=?, heading_path=?, vector=? WHERE rowid=?",
-                (chunk.doc_id, chunk.ordinal, chunk.text, chunk.chunk_hash, heading, vector, rowid),
+                "UPDATE chunks SET doc_id=?, ordinal=?, text=?, chunk_hash=?, heading_path=?, vector=?, passage_at=? "
+                "WHERE rowid=?",
+                (chunk.doc_id, chunk.ordinal, chunk.text, chunk.chunk_hash, heading, vector, passage, rowid),
             )
             self._db.execute("DELETE FROM chunks_fts WHERE rowid = ?", (rowid,))
         self._db.execute(
@@ -263,6 +268,34 @@ class SQLiteStore:
                 )
                 for hash_, blob in rows:
                     found[hash_] = np.frombuffer(blob, dtype=np.float32).copy()
+        return found
+
+    def passage_dates_by_chunk_hash(self, chunk_hashes: Sequence[str]) -> dict[str, datetime]:
+        """The earliest passage date stored for each of these chunk hashes (from any doc)."""
+        found: dict[str, datetime] = {}
+        unique = list(dict.fromkeys(chunk_hashes))
+        with self._lock:
+            for start in range(0, len(unique), 500):
+                part = unique[start : start + 500]
+                rows = self._db.execute(
+                    "SELECT chunk_hash, MIN(passage_at) FROM chunks WHERE passage_at IS NOT NULL AND chunk_hash IN "
+                    f"({','.join('?' * len(part))}) GROUP BY chunk_hash",
+                    part,
+                )
+                found.update((hash_, datetime.fromisoformat(when)) for hash_, when in rows)
+        return found
+
+    def passages(self, source: str | None = None) -> dict[str, list[tuple[datetime | None, int]]]:
+        """doc_id -> (passage date, text length) of each chunk, in order (for the passage basis of staleness)."""
+        sql = "SELECT c.doc_id, c.passage_at, LENGTH(c.text) FROM chunks c"
+        params: tuple[str, ...] = ()
+        if source is not None:
+            sql += " JOIN docs d ON d.doc_id = c.doc_id WHERE d.source = ?"
+            params = (source,)
+        found: dict[str, list[tuple[datetime | None, int]]] = {}
+        with self._lock:
+            for doc_id, when, length in self._db.execute(sql + " ORDER BY c.doc_id, c.ordinal", params):
+                found.setdefault(doc_id, []).append((datetime.fromisoformat(when) if when else None, int(length)))
         return found
 
     def count_chunks(self) -> int:
@@ -374,7 +407,7 @@ class SQLiteStore:
         marks = ",".join("?" * len(rowids))
         sql = (
             "SELECT d.doc_id, d.source, d.path, d.title, d.source_hash, d.updated_at, d.date_origin, d.url, "
-            "d.owner, c.chunk_id, c.chunk_hash, c.rowid, c.ordinal, c.text, c.heading_path "
+            "d.owner, c.chunk_id, c.chunk_hash, c.rowid, c.ordinal, c.text, c.heading_path, c.passage_at "
             f"FROM chunks c JOIN docs d ON d.doc_id = c.doc_id WHERE c.rowid IN ({marks})"
         )
         out: dict[int, tuple[Chunk, DocMeta]] = {}
@@ -387,6 +420,7 @@ class SQLiteStore:
                     text=row[13],
                     chunk_hash=row[10],
                     heading_path=tuple(json.loads(row[14])),
+                    passage_at=datetime.fromisoformat(row[15]) if row[15] else None,
                 )
                 out[int(row[11])] = (chunk, _meta(row))
         return out

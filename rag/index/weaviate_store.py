@@ -34,7 +34,7 @@ VECTOR = "default"
 PAGE = 1000  # objects per fetch; well below Weaviate's QUERY_MAXIMUM_RESULTS (10 000)
 IN_LIST = 200  # values per ContainsAny filter
 META_PROPS = ["doc_id", "source", "path", "title", "url", "owner", "updated_at", "date_origin", "source_hash"]
-CHUNK_PROPS = ["chunk_id", "chunk_hash", "ordinal", "heading_path"]
+CHUNK_PROPS = ["chunk_id", "chunk_hash", "ordinal", "heading_path", "passage_at"]
 _KEYWORD = re.compile(r"Result Set keyword[^)]*\) Document [^:]+: original score ([-+0-9.eE]+)")
 
 
@@ -53,6 +53,7 @@ CHUNK_SCHEMA = [
     Property(name="heading_path", data_type=DataType.TEXT_ARRAY, index_searchable=False, skip_vectorization=True),
     Property(name="ordinal", data_type=DataType.INT, skip_vectorization=True),
     Property(name="updated_at", data_type=DataType.DATE, skip_vectorization=True),
+    Property(name="passage_at", data_type=DataType.DATE, skip_vectorization=True),  # the chunk's own age (#14)
 ]
 
 
@@ -253,6 +254,34 @@ class WeaviateStore:
                         found[str(obj.properties["chunk_hash"])] = np.asarray(vector, dtype=np.float32)
         return found
 
+    def passage_dates_by_chunk_hash(self, chunk_hashes: Sequence[str]) -> dict[str, datetime]:
+        found: dict[str, datetime] = {}
+        with _errors("look up passage dates"):
+            if not chunk_hashes or not self._exists():
+                return found
+            for part in _parts(list(dict.fromkeys(chunk_hashes)), IN_LIST):
+                where = Filter.by_property("chunk_hash").contains_any(part)
+                for obj in self._fetch(where, properties=["chunk_hash", "passage_at"]):
+                    when = _date(obj.properties.get("passage_at"))
+                    hash_ = str(obj.properties["chunk_hash"])
+                    if when is not None and (hash_ not in found or when < found[hash_]):
+                        found[hash_] = when
+        return found
+
+    def passages(self, source: str | None = None) -> dict[str, list[tuple[datetime | None, int]]]:
+        rows: list[dict[str, Any]] = []
+        with _errors("list passage dates"):
+            if not self._exists():
+                return {}
+            for obj in self._chunks.iterator(return_properties=["doc_id", "source", "ordinal", "text", "passage_at"]):
+                if source is None or obj.properties.get("source") == source:
+                    rows.append(obj.properties)
+        found: dict[str, list[tuple[datetime | None, int]]] = {}
+        for props in sorted(rows, key=lambda p: (str(p["doc_id"]), int(p.get("ordinal") or 0))):
+            entry = (_date(props.get("passage_at")), len(str(props.get("text") or "")))
+            found.setdefault(str(props["doc_id"]), []).append(entry)
+        return found
+
     def hybrid_search(
         self,
         query: str,
@@ -372,6 +401,8 @@ def _data_object(record: ChunkRecord) -> DataObject[Any, Any]:
         "heading_path": list(chunk.heading_path),
         "text": chunk.text,
     }
+    if chunk.passage_at is not None:
+        properties["passage_at"] = chunk.passage_at.astimezone(UTC).isoformat()
     vector = [float(x) for x in np.asarray(record.vector, dtype=np.float32).reshape(-1)]
     return DataObject(properties=properties, uuid=chunk_uuid(chunk.chunk_id), vector={VECTOR: vector})
 
@@ -406,4 +437,11 @@ def _chunk(props: dict[str, Any]) -> Chunk:
         text=str(props["text"]),
         chunk_hash=str(props["chunk_hash"]),
         heading_path=tuple(props.get("heading_path") or ()),
+        passage_at=_date(props.get("passage_at")),
     )
+
+
+def _date(value: Any) -> datetime | None:
+    if isinstance(value, str):
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value if isinstance(value, datetime) else None

@@ -95,7 +95,7 @@ def find_git_dates(folder: Path, paths: Sequence[str] | None = None) -> GitDates
     if not _has_git_ancestor(folder):
         return None
     try:
-        probe = _git(folder, "rev-parse", "--is-inside-work-tree", "--show-toplevel", "--git-path", "shallow")
+        probe = run_git(folder, "rev-parse", "--is-inside-work-tree", "--show-toplevel", "--git-path", "shallow")
     except FileNotFoundError as exc:
         raise SourceError(f"{folder} is in a git checkout but the `git` command is not installed") from exc
     if probe.returncode != 0:
@@ -113,13 +113,13 @@ def find_git_dates(folder: Path, paths: Sequence[str] | None = None) -> GitDates
         return None
     prefix = "" if prefix == "." else prefix
     shallow_file = Path(lines[2]) if Path(lines[2]).is_absolute() else folder / lines[2]
-    boundaries = _shallow_commits(shallow_file)
+    boundaries = shallow_commits(shallow_file)
 
     if paths is not None and len(paths) <= _MAX_PATHSPECS:
         pathspecs = [f"{prefix}/{p}" if prefix else p for p in paths] or [prefix or "."]
     else:
         pathspecs = [prefix or "."]
-    log_run = _git(
+    log_run = run_git(
         top,
         *("-c", "core.quotePath=false", "-c", "log.follow=false", "--literal-pathspecs"),
         *("log", "-z", "--no-renames", "--cc", "--no-show-signature", "--format=%x1e%H %cI", "--name-only"),
@@ -133,7 +133,7 @@ def find_git_dates(folder: Path, paths: Sequence[str] | None = None) -> GitDates
         dates: dict[str, datetime] = {}
     else:
         dates = parse_log(log_run.stdout, prefix, ignore_commits=boundaries)
-    status = _git(
+    status = run_git(
         top,
         *("--no-optional-locks", "--literal-pathspecs", "status", "--porcelain=v1", "-z"),
         *("--untracked-files=all", "--no-renames", "--"),
@@ -150,7 +150,7 @@ def find_git_dates(folder: Path, paths: Sequence[str] | None = None) -> GitDates
     return GitDates(dates=dates, dirty=parse_status(status.stdout, prefix))
 
 
-def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+def run_git(cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     try:
         return subprocess.run(
             ["git", "-C", str(cwd), *args],
@@ -168,7 +168,7 @@ def _has_git_ancestor(folder: Path) -> bool:
     return any((candidate / ".git").exists() for candidate in (current, *current.parents))
 
 
-def _shallow_commits(shallow_file: Path) -> frozenset[str]:
+def shallow_commits(shallow_file: Path) -> frozenset[str]:
     try:
         return frozenset(line.strip() for line in shallow_file.read_text().splitlines() if line.strip())
     except OSError:

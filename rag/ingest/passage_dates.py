@@ -1,0 +1,162 @@
+"""The age of a passage, not just its page: for files in git, each chunk is dated by the newest commit among its
+own lines (``git blame --incremental``, committer time), run only on the files a refresh writes, one pass per
+source on a small pool.
+
+A chunk is located in its file by its words: a chunk's body (its text without the heading-path prefix) is a
+contiguous run of the file's words (chunking only rejoins whitespace), so the lines holding that run are its lines.
+A chunk that cannot be located (HTML, PDF), or whose lines are not committed, gets no git date here; the refresh then
+dates it by the first time the index saw its hash.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import unicodedata
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rag.errors import SourceError
+from rag.ingest.gitdates import run_git, shallow_commits
+from rag.models import Chunk
+
+log = logging.getLogger(__name__)
+
+BLAME_WORKERS = 2
+_UNCOMMITTED = "0" * 40
+
+LineDates = list[datetime | None]  # per line of a file (index 0 = line 1); None = uncommitted or a shallow boundary
+
+
+def parse_incremental_blame(output: bytes, line_count: int, shallow: frozenset[str] = frozenset()) -> LineDates:
+    """Parse ``git blame --incremental``: each line's committer time (None for uncommitted lines and the boundary
+    commits of a shallow clone, which claim every older line; a root commit is a true date)."""
+    dates: LineDates = [None] * line_count
+    times: dict[str, datetime | None] = {}
+    current: tuple[str, int, int] | None = None
+    for raw in output.decode("utf-8", "replace").split("\n"):
+        if current is None:
+            parts = raw.split(" ")
+            if len(parts) == 4 and len(parts[0]) == 40:
+                current = (parts[0], int(parts[2]), int(parts[3]))
+            continue
+        sha, start, count = current
+        if raw.startswith("committer-time "):
+            times[sha] = None if sha == _UNCOMMITTED else datetime.fromtimestamp(int(raw.split(" ")[1]), UTC)
+        elif raw == "boundary" and sha in shallow:
+            times[sha] = None
+        elif raw.startswith("filename "):
+            when = times.get(sha)
+            for line in range(start - 1, min(start - 1 + count, line_count)):
+                dates[line] = when
+            current = None
+    return dates
+
+
+def blame_file(folder: Path, path: str, shallow: frozenset[str] = frozenset()) -> LineDates | None:
+    """Committer time of each line of ``folder/path``; None when git cannot blame it (untracked, not in git)."""
+    try:
+        lines = (folder / path).read_bytes().count(b"\n")
+    except OSError:
+        return None
+    run = run_git(folder, "--literal-pathspecs", "blame", "--incremental", "--", path)
+    if run.returncode != 0:
+        return None
+    text_lines = lines + 1  # a last line without a newline still counts
+    return parse_incremental_blame(run.stdout, text_lines, shallow)
+
+
+def shallow_boundaries(folder: Path) -> frozenset[str] | None:
+    """None outside a git work tree; else the shallow clone's boundary commits (empty for a full clone)."""
+    try:
+        probe = run_git(folder, "rev-parse", "--is-inside-work-tree", "--git-path", "shallow")
+    except (SourceError, FileNotFoundError):
+        return None
+    lines = os.fsdecode(probe.stdout).splitlines()
+    if probe.returncode != 0 or len(lines) < 2 or lines[0] != "true":
+        return None
+    shallow_file = Path(lines[1]) if Path(lines[1]).is_absolute() else folder / lines[1]
+    return shallow_commits(shallow_file)
+
+
+def blame_files(folder: Path, paths: Sequence[str]) -> dict[str, LineDates]:
+    """One pass over a source's files on a small pool; files git cannot blame are left out."""
+    shallow = shallow_boundaries(folder) if paths else None
+    if shallow is None:
+        return {}
+    with ThreadPoolExecutor(max_workers=BLAME_WORKERS) as pool:
+        found = dict(zip(paths, pool.map(lambda p: blame_file(folder, p, shallow), paths), strict=True))
+    return {path: dates for path, dates in found.items() if dates is not None}
+
+
+def _words_by_line(text: str) -> tuple[list[str], list[int]]:
+    """Every word of the file's body (after YAML front matter) and the 0-based line it is on."""
+    lines = text.split("\n")
+    start = 0
+    if lines and lines[0].rstrip() == "---":
+        closing = next((i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "...")), None)
+        start = closing + 1 if closing is not None else 0
+    words: list[str] = []
+    owners: list[int] = []
+    for number in range(start, len(lines)):
+        for word in unicodedata.normalize("NFC", lines[number]).split():
+            words.append(word)
+            owners.append(number)
+    return words, owners
+
+
+def chunk_body(chunk: Chunk) -> str:
+    """The chunk's text without its heading-path prefix (which chunking adds; it is not a run of the file)."""
+    prefix = " > ".join(chunk.heading_path) + "\n\n" if chunk.heading_path else ""
+    return chunk.text[len(prefix) :] if prefix and chunk.text.startswith(prefix) else chunk.text
+
+
+def locate_chunks(text: str, chunks: Sequence[Chunk]) -> list[set[int] | None]:
+    """For each chunk (in document order), the 0-based lines of ``text`` holding its words, or None if not found."""
+    words, owners = _words_by_line(text)
+    positions: dict[str, list[int]] = {}
+    for index, word in enumerate(words):
+        positions.setdefault(word, []).append(index)
+    found: list[set[int] | None] = []
+    cursor = 0
+    for chunk in chunks:
+        run = unicodedata.normalize("NFC", chunk_body(chunk)).split()
+        start = _find_run(words, positions, run, cursor)
+        if start is None:
+            start = _find_run(words, positions, run, 0)
+        if start is None:
+            found.append(None)
+            continue
+        cursor = start
+        found.append(set(owners[start : start + len(run)]))
+    return found
+
+
+def _find_run(words: list[str], positions: dict[str, list[int]], run: list[str], cursor: int) -> int | None:
+    if not run:
+        return None
+    for start in positions.get(run[0], ()):
+        if start >= cursor and words[start : start + len(run)] == run:
+            return start
+    return None
+
+
+def passage_dates(folder: Path, files: Sequence[tuple[str, Sequence[Chunk]]]) -> dict[str, datetime]:
+    """chunk_id -> the newest commit among its lines, for the chunks of ``(path, chunks)`` files under ``folder``."""
+    blamed = blame_files(folder, [path for path, _ in files])
+    dated: dict[str, datetime] = {}
+    for path, chunks in files:
+        lines = blamed.get(path)
+        if lines is None:
+            continue
+        try:
+            text = (folder / path).read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError):
+            continue
+        for chunk, located in zip(chunks, locate_chunks(text, chunks), strict=True):
+            when = [lines[n] for n in located or () if n < len(lines) and lines[n] is not None]
+            if located and len(when) == len(located):  # every line committed: the newest commit dates it
+                dated[chunk.chunk_id] = max(d for d in when if d is not None)
+    return dated
