@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +18,7 @@ from bestbefore.evaluate import eval_command
 from bestbefore.jobs_cli import digest_command, jobs_command
 from bestbefore.services import Services
 from rag.answer.pipeline import AskContext, answer_question, utcnow
-from rag.answer.staleness import stale_sources
+from rag.answer.staleness import content_date, stale_sources
 from rag.config import SourceConfig
 from rag.errors import BestBeforeError
 from rag.index.refresh import RefreshResult
@@ -137,7 +139,7 @@ def ask(
 def sources(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Every indexed document with its date, hash, chunk count and staleness."""
     services = services_of(ctx)
-    rows = render.source_rows(services.store.stored_docs(), services.policy, utcnow())
+    rows = render.source_rows(services.store.stored_docs(), services.policy, utcnow(), services.store.passages())
     if as_json:
         emit_json(rows)
     else:
@@ -145,11 +147,25 @@ def sources(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 
 @app.command()
-def stale(ctx: typer.Context, as_json: JsonOption = False) -> None:
+def stale(
+    ctx: typer.Context,
+    basis: Annotated[
+        str | None,
+        typer.Option("--basis", help='"page" (its last change) or "passage" (when most of its text was written)'),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
     """Documents past their staleness threshold, oldest first."""
     services = services_of(ctx)
+    chosen = basis or services.policy.basis
+    if chosen not in ("page", "passage"):
+        raise fail(BestBeforeError(f'--basis is "page" or "passage", not {chosen!r}'))
+    policy = replace(services.policy, basis=chosen)
     docs = [d.meta for d in services.store.stored_docs().values()]
-    found = stale_sources(services.policy, docs, utcnow())
+    dates: dict[str, datetime] = {}
+    if chosen == "passage":
+        dates = {d: when for d, p in services.store.passages().items() if (when := content_date(p)) is not None}
+    found = stale_sources(policy, docs, utcnow(), dates)
     if as_json:
         emit_json([render.stale_json(s) for s in found])
     else:

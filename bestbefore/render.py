@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from rag.answer.staleness import StalenessPolicy, StaleSource
+from rag.answer.staleness import StalenessPolicy, StaleSource, oldest_passage, passage_note
 from rag.durations import human_age, human_span
 from rag.index.refresh import RefreshResult
 from rag.models import Answer, SkippedFile, SourceRef, StoredDoc
@@ -24,6 +24,7 @@ def source_json(ref: SourceRef) -> dict[str, Any]:
         "stale": ref.stale,
         "threshold_days": ref.threshold_days,
         "cited": ref.cited,
+        "passage_at": ref.passage_at.isoformat() if ref.passage_at else None,
     }
 
 
@@ -55,7 +56,7 @@ def print_answer(console: Console, answer: Answer) -> None:
             table.add_row(
                 str(number) if ref.cited else "·",
                 ref.title + (f"\n[dim]{ref.url}[/dim]" if ref.url else ""),
-                f"{ref.updated_at:%Y-%m-%d} ({age})",
+                f"{ref.updated_at:%Y-%m-%d} ({age})" + (f"\n[dim]{note}[/dim]" if (note := passage_note(ref)) else ""),
                 human_span(timedelta(days=ref.threshold_days)),
                 style=style,
             )
@@ -65,8 +66,14 @@ def print_answer(console: Console, answer: Answer) -> None:
     console.print(f"[dim]trace {answer.trace_id} · {answer.timings_ms.get('total', 0):.0f} ms[/dim]")
 
 
-def source_rows(stored: dict[str, StoredDoc], policy: StalenessPolicy, now: datetime) -> list[dict[str, Any]]:
+def source_rows(
+    stored: dict[str, StoredDoc],
+    policy: StalenessPolicy,
+    now: datetime,
+    passages: dict[str, list[tuple[datetime | None, int]]] | None = None,
+) -> list[dict[str, Any]]:
     rows = []
+    passages = passages or {}
     for doc in sorted(stored.values(), key=lambda d: d.meta.doc_id):
         meta = doc.meta
         threshold = policy.threshold_for(meta.source, meta.path)
@@ -81,6 +88,7 @@ def source_rows(stored: dict[str, StoredDoc], policy: StalenessPolicy, now: date
                 "chunks": len(doc.chunk_hashes),
                 "stale": now - meta.updated_at > threshold,
                 "threshold_days": threshold.days,
+                "oldest_passage_at": _iso(oldest_passage(passages.get(meta.doc_id, []))),
             }
         )
     return rows
@@ -96,6 +104,10 @@ def sources_table(rows: list[dict[str, Any]]) -> Table:
             "[red]yes[/red]" if row["stale"] else "no",
         )  # fmt: skip
     return table
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def stale_json(item: StaleSource) -> dict[str, Any]:

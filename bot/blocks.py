@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from rag.answer.staleness import passage_note
 from rag.durations import human_age, human_span
 from rag.models import Answer, SourceRef
 
@@ -61,7 +62,12 @@ def _split(text: str, limit: int = SECTION_LIMIT) -> list[str]:
 
 
 def updated_phrase(ref: SourceRef) -> str:
-    return f"updated {human_age(timedelta(days=ref.age_days))}"
+    """ "updated 2 days ago", or with an older cited passage "page updated 3 Dec; the cited passage is from March
+    2022"."""
+    note = passage_note(ref)
+    if note is None:
+        return f"updated {human_age(timedelta(days=ref.age_days))}"
+    return f"page updated {ref.updated_at.day} {ref.updated_at:%b}; {note}"
 
 
 def source_line(number: int | None, ref: SourceRef) -> str:

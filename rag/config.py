@@ -10,7 +10,7 @@ import re
 import tomllib
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -55,6 +55,8 @@ class StalenessConfig(_Section):
     default: Duration = "365d"
     sources: dict[str, Duration] = Field(default_factory=dict)
     paths: dict[str, Duration] = Field(default_factory=dict)  # glob over "<source>/<path>" -> duration
+    # which age triggers the warning: the page's, or its oldest cited passage's (a front-matter review date wins)
+    basis: Literal["page", "passage"] = "page"
 
 
 class IndexConfig(_Section):

@@ -151,6 +151,8 @@ class SourceRef:
     cited: bool
     owner: str | None = None
     source: str = ""
+    passage_at: datetime | None = None  # the oldest cited passage of this doc (its own age; see Chunk.passage_at)
+    stale_by_passage: bool = False  # [staleness] basis = "passage" and the passage's age made it stale
 
 
 @dataclass(frozen=True)

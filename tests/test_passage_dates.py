@@ -10,9 +10,12 @@ import sqlite3
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from bestbefore.cli import app
 from rag.config import SourceConfig
 from rag.index.indexing import refresh_source
 from rag.index.sqlite_store import SQLiteStore
@@ -165,3 +168,68 @@ def test_incremental_blame_parsing_marks_uncommitted_and_shallow_boundary_lines(
     assert parse_incremental_blame(output, 5, frozenset({sha_b})) == [first, first, None, None, first]
     root = datetime.fromtimestamp(1500000000, UTC)  # not a shallow boundary: a root commit, a true date
     assert parse_incremental_blame(output, 5)[3] == root
+
+
+def typo_fixed_repo(tmp_path: Path) -> Path:
+    """A page written in March 2022 whose one section got a typo fix on 1 Dec 2026."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    page = repo / "travel.md"
+    page.write_text(
+        "# Travel policy\n\n## Booking\n\nBook trains early through the travel portal and keep the receipt.\n\n"
+        "## Hotels\n\nHotels up to 150 EUR a night in capital cities, 120 EUR elsewhere.\n\n"
+        "## Claims\n\nClaim within 30 days.\n"
+    )
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "first", when="2022-03-10T12:00:00+00:00")
+    page.write_text(page.read_text().replace("Claim within 30 days", "Claim within 60 days"))
+    git(repo, "commit", "-qam", "typo", when="2026-12-01T09:00:00+00:00")
+    return repo
+
+
+def cli(config: Path, *args: str) -> Any:
+    result = CliRunner().invoke(app, ["-c", str(config), *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_passage_basis_in_sources_stale_and_answers(tmp_path: Path, home: Path) -> None:
+    repo = typo_fixed_repo(tmp_path)
+    config = tmp_path / "bestbefore.toml"
+    config.write_text(
+        f'[[sources]]\nname = "handbook"\npath = "{repo}"\n\n[index]\nembedder = "hashing"\n\n'
+        '[staleness]\ndefault = "1y"\n'
+    )
+    cli(config, "ingest", "--json")
+    [row] = json.loads(cli(config, "sources", "--json").stdout)
+    assert row["updated_at"] == "2026-12-01T09:00:00+00:00"
+    assert row["oldest_passage_at"] == "2022-03-10T12:00:00+00:00"
+
+    assert json.loads(cli(config, "stale", "--json").stdout) == []  # the page was touched two days ago
+    [stale] = json.loads(cli(config, "stale", "--basis", "passage", "--json").stdout)  # but it is mostly 2022
+    assert stale["doc_id"] == "handbook:travel.md" and stale["age_days"] > 365
+
+    answer = json.loads(cli(config, "ask", "how much for hotels in capital cities?", "--json").stdout)
+    [source] = [s for s in answer["sources"] if s["cited"]]
+    assert source["passage_at"] == "2022-03-10T12:00:00+00:00" and not source["stale"]
+    shown = cli(config, "ask", "how much for hotels in capital cities?").stdout
+    assert "the cited passage is from March 2022" in shown
+
+    config.write_text(config.read_text() + 'basis = "passage"\n')
+    answer = json.loads(cli(config, "ask", "how much for hotels in capital cities?", "--json").stdout)
+    assert [s["stale"] for s in answer["sources"] if s["cited"]] == [True]
+    assert "whose cited passage is from March 2022" in answer["stale_warning"]
+
+
+def test_a_front_matter_review_date_wins_over_the_passage_basis() -> None:
+    from rag.answer.staleness import StalenessPolicy
+    from rag.models import DateOrigin, DocMeta
+
+    policy = StalenessPolicy(default=timedelta(days=365), basis="passage")
+    old_passage = datetime(2020, 1, 1, tzinfo=UTC)
+    reviewed = DocMeta("h:a.md", "h", "a.md", "A", "x", NOW - timedelta(days=10), DateOrigin.FRONT_MATTER)
+    from_git = DocMeta("h:a.md", "h", "a.md", "A", "x", NOW - timedelta(days=10), DateOrigin.GIT)
+    assert policy.check(reviewed, NOW, old_passage) is None  # a review vouches for the whole page
+    assert policy.check(from_git, NOW, old_passage) is not None
+    assert StalenessPolicy(default=timedelta(days=365)).check(from_git, NOW, old_passage) is None  # basis "page"

@@ -156,10 +156,14 @@ def _sources(
 ) -> list[SourceRef]:
     """Cited docs first (in citation order), then the closest others; one entry per doc, at most MAX_SOURCES."""
     metas: dict[str, DocMeta] = {}
+    passages: dict[str, datetime] = {}  # doc -> its oldest retrieved passage
     for hit in hits:
         metas.setdefault(hit.doc.doc_id, hit.doc)
+        when = hit.chunk.passage_at
+        if when is not None and (hit.doc.doc_id not in passages or when < passages[hit.doc.doc_id]):
+            passages[hit.doc.doc_id] = when
     order = [d for d in cited if d in metas] + [d for d in metas if d not in cited]
-    return [policy.source_ref(metas[d], now, cited=d in cited) for d in order[:MAX_SOURCES]]
+    return [policy.source_ref(metas[d], now, cited=d in cited, passage_at=passages.get(d)) for d in order[:MAX_SOURCES]]
 
 
 def _ms(mark: float) -> float:
