@@ -107,6 +107,8 @@ def _refresh_command(ctx: typer.Context, source: str | None, *, full: bool, as_j
         console.print(render.refresh_table(result))
         if result.skipped:
             console.print(render.skipped_table(result.skipped))
+        if result.date_warnings:
+            console.print(render.date_warnings_table(result.date_warnings))
         console.print(result.summary())
 
 

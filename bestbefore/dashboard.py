@@ -22,9 +22,11 @@ from bestbefore.dashboard_auth import login_routes, refusal
 from bestbefore.dashboard_page import PAGE
 from bestbefore.services import Services
 from rag.durations import parse_duration
+from rag.errors import LedgerUnavailableError
 from rag.observability.metrics import CONTENT_TYPE
 
 MAX_WINDOW_DAYS = 400
+LEDGER_UNAVAILABLE = "ledger unavailable — the figures are back when the database is"
 
 
 def dashboard_data(services: Services, window: str, *, now: datetime | None = None) -> dict[str, Any]:
@@ -58,6 +60,8 @@ def dashboard_routes(services: Services) -> list[Route]:
             payload = await run_in_threadpool(dashboard_data, services, window)
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
+        except LedgerUnavailableError:  # the page says so; answers go on and the ledger catches up later
+            return JSONResponse({"error": LEDGER_UNAVAILABLE}, status_code=503, headers={"Retry-After": "30"})
         return JSONResponse(payload, headers={"Cache-Control": "no-store"})
 
     return [

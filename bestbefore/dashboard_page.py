@@ -168,7 +168,11 @@ async function load() {
   const status = document.getElementById("status");
   status.textContent = "loading…";
   const response = await fetch("dashboard/data?" + q.toString(), {cache: "no-store", credentials: "same-origin"});
-  if (!response.ok) { status.textContent = "error " + response.status; return; }
+  if (!response.ok) {
+    const problem = await response.json().catch(() => ({}));
+    status.textContent = problem.error || ("error " + response.status);
+    return;
+  }
   render(await response.json());
   status.textContent = "updated " + new Date().toLocaleTimeString();
 }

@@ -6,12 +6,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from rag.answer.staleness import StalenessPolicy, StaleSource, oldest_passage, passage_note
 from rag.durations import human_age, human_span
 from rag.index.refresh import RefreshResult
-from rag.models import Answer, SkippedFile, SourceRef, StoredDoc
+from rag.models import Answer, DateWarning, SkippedFile, SourceRef, StoredDoc
 
 
 def source_json(ref: SourceRef) -> dict[str, Any]:
@@ -42,7 +43,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
 
 
 def print_answer(console: Console, answer: Answer) -> None:
-    console.print(answer.text, style="bold yellow" if answer.refused else None)
+    console.print(escape(answer.text), style="bold yellow" if answer.refused else None)
     if answer.sources:
         label = "Closest sources" if answer.refused else "Sources"
         table = Table(title=label, title_justify="left", show_edge=False)
@@ -55,14 +56,14 @@ def print_answer(console: Console, answer: Answer) -> None:
             style = "red" if ref.stale and ref.cited else None
             table.add_row(
                 str(number) if ref.cited else "·",
-                ref.title + (f"\n[dim]{ref.url}[/dim]" if ref.url else ""),
+                escape(ref.title) + (f"\n[dim]{escape(ref.url)}[/dim]" if ref.url else ""),
                 f"{ref.updated_at:%Y-%m-%d} ({age})" + (f"\n[dim]{note}[/dim]" if (note := passage_note(ref)) else ""),
                 human_span(timedelta(days=ref.threshold_days)),
                 style=style,
             )
         console.print(table)
     if answer.stale_warning:
-        console.print(f"[bold red]⚠ {answer.stale_warning}[/bold red]")
+        console.print(f"[bold red]⚠ {escape(answer.stale_warning)}[/bold red]")
     console.print(f"[dim]trace {answer.trace_id} · {answer.timings_ms.get('total', 0):.0f} ms[/dim]")
 
 
@@ -89,6 +90,7 @@ def source_rows(
                 "stale": now - meta.updated_at > threshold,
                 "threshold_days": threshold.days,
                 "oldest_passage_at": _iso(oldest_passage(passages.get(meta.doc_id, []))),
+                "date_warning": meta.date_warning,
             }
         )
     return rows
@@ -96,13 +98,17 @@ def source_rows(
 
 def sources_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title=f"{len(rows)} indexed documents", title_justify="left")
-    for column in ("Document", "Title", "Updated", "From", "Chunks", "Stale"):
+    warned = any(row.get("date_warning") for row in rows)
+    for column in ("Document", "Title", "Updated", "From", "Chunks", "Stale", *(["Date warning"] if warned else [])):
         table.add_column(column)
     for row in rows:
+        warning = [f"[yellow]⚠ {escape(row['date_warning'])}[/yellow]" if row.get("date_warning") else ""]
         table.add_row(
-            row["doc_id"], row["title"], row["updated_at"][:10], row["date_origin"], str(row["chunks"]),
-            "[red]yes[/red]" if row["stale"] else "no",
+            escape(row["doc_id"]), escape(row["title"]), row["updated_at"][:10], row["date_origin"], str(row["chunks"]),
+            "[red]yes[/red]" if row["stale"] else "no", *(warning if warned else []),
         )  # fmt: skip
+    if warned:
+        table.caption = "⚠ a date in the file was not trusted; the document is dated by git or when first seen"
     return table
 
 
@@ -129,7 +135,8 @@ def stale_table(found: list[StaleSource]) -> Table:
         table.add_column(column)
     for item in found:
         table.add_row(
-            item.meta.doc_id, item.meta.title, item.meta.owner or "", f"{item.meta.updated_at:%Y-%m-%d}",
+            escape(item.meta.doc_id), escape(item.meta.title), escape(item.meta.owner or ""),
+            f"{item.meta.updated_at:%Y-%m-%d}",
             human_span(item.age), human_span(item.threshold),
         )  # fmt: skip
     return table
@@ -160,5 +167,15 @@ def skipped_table(skipped: list[SkippedFile]) -> Table:
     table.add_column("File")
     table.add_column("Why")
     for item in skipped:
-        table.add_row(f"{item.source}:{item.path}", item.reason)
+        table.add_row(escape(f"{item.source}:{item.path}"), escape(item.reason))
+    return table
+
+
+def date_warnings_table(warnings: list[DateWarning]) -> Table:
+    title = f"{len(warnings)} dates not trusted (dated by git or when first seen instead)"
+    table = Table(title=title, title_justify="left", title_style="yellow")
+    table.add_column("File")
+    table.add_column("Why")
+    for item in warnings:
+        table.add_row(escape(f"{item.source}:{item.path}"), escape(item.warning))
     return table

@@ -36,6 +36,8 @@ from rag.providers.embedding_disk_cache import DiskCachedEmbedder
 from rag.providers.generation import Generator, Reranker
 from rag.redis_connection import RedisConnection
 
+LEDGER_SPILL_FILE = "ledger-spill.jsonl"  # ledger writes waiting for the database (written when it is back)
+
 if TYPE_CHECKING:  # loaded only when configured
     from slack_sdk import WebClient
 
@@ -120,7 +122,7 @@ class Services:
         """The one Redis connection (``REDIS_URL``) shared by the embedding cache, event claims and job claims."""
         if not self.settings.redis_url:
             return None
-        return RedisConnection(self.settings.redis_url, on_outage=lambda: self.observers.cache_event("outage"))
+        return RedisConnection(self.settings.redis_url)  # cache outages reach the metrics with each answer
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -151,6 +153,7 @@ class Services:
             prices=self.prices,
             privacy=Privacy.parse(self.settings.app.ledger.privacy),
             listeners=self.observers,  # stored votes go on to the one observer list
+            spill_path=self.settings.bestbefore_home / LEDGER_SPILL_FILE,
         )
         self.observers.insert(len(self.recorders), ledger)  # and it records every answer
         return ledger
@@ -233,6 +236,7 @@ class Services:
             candidates=index.candidates,
             evidence=index.evidence,
             min_relevance=index.min_relevance,
+            deadline=self.settings.app.cohere.deadline if self.cohere is not None else None,  # one bound per answer
         )
 
     @cached_property

@@ -96,7 +96,10 @@ def answer_in_place(
         limit = runtime.config.slack.max_question_chars
         note = truncation_note(question.original_chars, limit) if question.truncated else None
         reply = answer_reply(answer, note=note)
-        runtime.services.feedback.link_message(answer.answer_id, channel, placeholder_ts)  # queued, never waited on
+        try:
+            runtime.services.feedback.link_message(answer.answer_id, channel, placeholder_ts)  # queued
+        except Exception:  # the answer still goes out; only votes on it would be missed
+            logger.exception("could not link message %s to answer %s", placeholder_ts, answer.answer_id)
         _update(client, channel, placeholder_ts, reply, metadata=answer_metadata(answer.answer_id, question.text))
         logger.info("answered %s in %s (answer %s)", asked.ts, channel, answer.answer_id)
     except Exception:

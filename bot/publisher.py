@@ -54,6 +54,15 @@ class JobFailureLine(Protocol):
     def at(self) -> datetime: ...
 
 
+class SkippedFileLine(Protocol):
+    @property
+    def source(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+
+
 class DigestContent(Protocol):
     """The weekly digest's data (``jobs.digest.Digest``)."""
 
@@ -71,6 +80,9 @@ class DigestContent(Protocol):
     def refused_questions(self) -> Sequence[str]: ...
     @property
     def failures(self) -> Sequence[JobFailureLine]: ...
+    @property
+    def skipped_shown(self) -> Sequence[SkippedFileLine]: ...
+    def skipped_note(self) -> str: ...
     def text(self) -> str: ...
 
 
@@ -163,6 +175,13 @@ def digest_blocks(digest: DigestContent) -> list[Block]:
     if digest.failures:
         lines = [f"• `{f.job}` {f.at:%a %H:%M}: {escape(clip(f.error, 200))}" for f in digest.failures]
         blocks.append(_section("*Job failures* :warning:\n" + "\n".join(lines)))
+    if digest.skipped_shown:
+        lines = [
+            f"• `{escape(clip(f'{s.source}:{s.path}', 120))}` — {escape(clip(s.reason, 150))}"
+            for s in digest.skipped_shown
+        ]
+        lines += [escape(digest.skipped_note())] if digest.skipped_note() else []
+        blocks.append(_section("*Files refresh skipped*\n" + "\n".join(lines)))
     return blocks
 
 

@@ -10,13 +10,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from jobs.weekly_figures import JobFailure, RefreshFigures
+from jobs.weekly_figures import JobFailure, RefreshFigures, SkippedLine
 from rag.ledger.stats import LedgerStats
 
 Kind = Literal["count", "rate", "ms", "usd"]
 MAX_REFUSED = 5
 MAX_STALE = 5
 MAX_FAILURES = 5
+MAX_SKIPPED = 5
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class Digest:
     top_stale: list[StaleDocLine] = field(default_factory=list)
     refused_questions: list[str] = field(default_factory=list)
     failures: list[JobFailure] = field(default_factory=list)
+    skipped_files: list[SkippedLine] = field(default_factory=list)  # every one; the digest shows MAX_SKIPPED
 
     def figure(self, key: str) -> Figure:
         return next(f for f in self.figures if f.key == key)
@@ -89,7 +91,23 @@ class Digest:
         if self.failures:
             lines.append("Job failures:")
             lines += [f"  {f.job} at {f.at:%Y-%m-%d %H:%M}: {f.error}" for f in self.failures]
+        if self.skipped_files:
+            lines.append("Files refresh skipped:")
+            lines += [f"  {s.source}:{s.path}: {s.reason}" for s in self.skipped_files[:MAX_SKIPPED]]
+            lines += [self._more_skipped()] if len(self.skipped_files) > MAX_SKIPPED else []
         return "\n".join(lines)
+
+    def _more_skipped(self) -> str:
+        return f"  … and {len(self.skipped_files) - MAX_SKIPPED} more (`bestbefore refresh` lists them all)"
+
+    @property
+    def skipped_shown(self) -> list[SkippedLine]:
+        """The skipped files the digest lists (the first ``MAX_SKIPPED``)."""
+        return self.skipped_files[:MAX_SKIPPED]
+
+    def skipped_note(self) -> str:
+        """ "… and N more …" when more files were skipped than the digest lists, else ""."""
+        return self._more_skipped().strip() if len(self.skipped_files) > MAX_SKIPPED else ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -100,6 +118,7 @@ class Digest:
             "top_stale": [d.__dict__ for d in self.top_stale],
             "refused_questions": self.refused_questions,
             "failures": [{"job": f.job, "error": f.error, "at": f.at.isoformat()} for f in self.failures],
+            "skipped_files": [s.__dict__ for s in self.skipped_files],
         }
 
 
@@ -158,6 +177,7 @@ def build_digest(
         Figure("chunks_embedded", "Chunks embedded", "count", refresh.chunks_embedded, refresh_before.chunks_embedded),
         Figure("refresh_failures", "Refresh failures", "count", refresh.failures, refresh_before.failures, "down"),
         Figure("job_failures", "Job failures", "count", len(failures), failures_before, "down"),
+        Figure("files_skipped", "Files skipped", "count", len(refresh.skipped), len(refresh_before.skipped), "down"),
     ]
     if change_notices is not None:  # answers whose cited doc changed: told in their thread, or over the caps
         told, over = change_notices.get("posted", 0), change_notices.get("deferred", 0)
@@ -191,6 +211,7 @@ def build_digest(
         top_stale=list(top_stale)[:MAX_STALE],
         refused_questions=list(cur.refused_sample)[:MAX_REFUSED],
         failures=list(failures)[-MAX_FAILURES:],
+        skipped_files=list(refresh.skipped),
     )
 
 

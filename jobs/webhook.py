@@ -34,6 +34,7 @@ SIGNATURE_HEADER = "X-Bestbefore-Signature"
 MAX_AGE_SECONDS = 300
 MAX_BODY_BYTES = 64 * 1024
 MAX_PATHS = 1000
+MAX_PATH_CHARS = 1024
 
 RefreshFn = Callable[[str, tuple[str, ...] | None], object]
 
@@ -137,10 +138,23 @@ def _parse(body: bytes, sources: Collection[str]) -> tuple[str, tuple[str, ...] 
     if not isinstance(paths, list) or not all(isinstance(p, str) and p for p in paths) or len(paths) > MAX_PATHS:
         return f'"paths" must be a list of at most {MAX_PATHS} relative paths'
     for path in paths:
-        pure = PurePosixPath(path)
-        if pure.is_absolute() or ".." in pure.parts:
-            return f"path {path!r} must be relative to the source, without '..'"
+        problem = path_problem(path)
+        if problem is not None:
+            return problem
     return source, tuple(paths)
+
+
+def path_problem(path: str) -> str | None:
+    """Why a webhook path is refused, or None. Symbolic links are checked when the source is scanned: a path
+    through a link (or to one) is reported as skipped there, never read."""
+    if len(path) > MAX_PATH_CHARS:
+        return f"path longer than {MAX_PATH_CHARS} characters"
+    if any(ord(char) < 32 or ord(char) == 127 for char in path):
+        return f"path {path[:80]!r} contains control characters"
+    pure = PurePosixPath(path.replace("\\", "/"))
+    if pure.is_absolute() or ".." in pure.parts or path.startswith("~"):
+        return f"path {path!r} must be relative to the source, without '..'"
+    return None
 
 
 def refresh_webhook_route(

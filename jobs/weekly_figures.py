@@ -11,22 +11,36 @@ from rag.ledger.stats import LedgerStats
 
 
 @dataclass(frozen=True)
+class SkippedLine:
+    """A file a refresh could not index, with the reason from its latest run."""
+
+    source: str
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class RefreshFigures:
     runs: int = 0
     docs_changed: int = 0  # new + changed + removed
     chunks_embedded: int = 0
     failures: int = 0
+    skipped: tuple[SkippedLine, ...] = ()  # distinct files skipped by the window's runs, by source and path
 
     @classmethod
     def of(cls, rows: Iterable[Mapping[str, Any]]) -> RefreshFigures:
         runs = changed = embedded = failures = 0
-        for row in rows:
+        skipped: dict[tuple[str, str], str] = {}
+        for row in rows:  # oldest first: a later run's reason wins
             result = row.get("result") or {}
             runs += 1
             failures += not row.get("ok", True)
             changed += sum(int(result.get(k, 0)) for k in ("docs_new", "docs_changed", "docs_removed"))
             embedded += int(result.get("chunks_embedded", 0))
-        return cls(runs, changed, embedded, failures)
+            for item in result.get("skipped") or ():
+                skipped[(str(item.get("source", "")), str(item.get("path", "")))] = str(item.get("reason", ""))
+        lines = tuple(SkippedLine(source, path, reason) for (source, path), reason in sorted(skipped.items()))
+        return cls(runs, changed, embedded, failures, lines)
 
 
 @dataclass(frozen=True)

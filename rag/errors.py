@@ -6,7 +6,8 @@
     ├── ConfigError                 bad bestbefore.toml / settings (names the key and the line)
     ├── SourceError                 a source cannot be read at all (missing folder, ...)
     ├── EmbedderMismatchError       the index was built with another embedder: run ``bestbefore ingest --full``
-    ├── StoreError                  the vector store failed
+    ├── StoreError                  the vector store (or the query ledger) failed
+    │   └── LedgerUnavailableError  the query ledger's database cannot be reached (writes wait; reads fail)
     └── ProviderError               a model provider (embed / rerank / chat) failed
         ├── ProviderAuthError       bad or missing API key (says which variable to fix)
         └── ProviderUnavailableError  outage, 429s or 5xx beyond the retry deadline
@@ -40,6 +41,10 @@ class EmbedderMismatchError(BestBeforeError):
 
 
 class StoreError(BestBeforeError):
+    pass
+
+
+class LedgerUnavailableError(StoreError):
     pass
 
 

@@ -47,6 +47,7 @@ class Document:
     url: str | None = None
     owner: str | None = None
     format: str = "text"  # markdown | text | html | rst | pdf
+    date_warning: str | None = None  # why a date in the file was not trusted (future, not a date)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,15 @@ class SkippedFile:
     source: str
     path: str
     reason: str
+
+
+@dataclass(frozen=True)
+class DateWarning:
+    """A date in a document that was not trusted (in the future, or not a date); the document was dated otherwise."""
+
+    source: str
+    path: str
+    warning: str
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,7 @@ class DocMeta:
     date_origin: DateOrigin
     url: str | None = None
     owner: str | None = None
+    date_warning: str | None = None  # shown by `bestbefore sources`: a front-matter date that was not trusted
 
     @classmethod
     def of(cls, doc: Document, updated_at: datetime, origin: DateOrigin) -> DocMeta:
@@ -97,6 +108,7 @@ class DocMeta:
             date_origin=origin,
             url=doc.url,
             owner=doc.owner,
+            date_warning=doc.date_warning,
         )
 
 
@@ -280,11 +292,13 @@ class RefreshResult:
     answers_notified: int = 0  # threads told that a doc their answer cited changed (after the whole run)
     skipped: list[SkippedFile] = field(default_factory=list)
     changes: list[ContentChange] = field(default_factory=list)  # content changes, for the after-refresh hooks
+    date_warnings: list[DateWarning] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         data = asdict(self)
         data.pop("changes")
         data["skipped"] = [asdict(s) for s in self.skipped]
+        data["date_warnings"] = [asdict(w) for w in self.date_warnings]
         data["seconds"] = round(self.seconds, 4)
         return data
 
@@ -309,3 +323,4 @@ class RefreshResult:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.skipped.extend(other.skipped)
         self.changes.extend(other.changes)
+        self.date_warnings.extend(other.date_warnings)

@@ -1,7 +1,7 @@
-"""The one fan-out of what happens on the reply path: answers, votes and cache events go to one :class:`Observers`
-list (the query ledger, the metrics, Langfuse), built once by the composition root.
+"""The one fan-out of what happens on the reply path: answers (with their cache hits, misses and outages) and votes
+go to one :class:`Observers` list (the query ledger, the metrics, Langfuse), built once by the composition root.
 
-An observer implements any of ``record_answer(answer, context)``, ``on_vote(vote)`` and ``cache_event(event, n=...)``;
+An observer implements ``record_answer(answer, context)``, ``on_vote(vote)`` or both;
 each event reaches the members that implement its method, in order. A failing observer is logged and never fails
 the answer, the vote or the cache call that it observes. Imports only ``rag.models``.
 """
@@ -31,13 +31,6 @@ class VoteObserver(Protocol):
     def on_vote(self, vote: Vote) -> None: ...
 
 
-@runtime_checkable
-class CacheObserver(Protocol):
-    """Counts cache ``hit`` / ``miss`` / ``outage`` events (metrics)."""
-
-    def cache_event(self, event: str, *, n: int = 1) -> None: ...
-
-
 class Observers(list[object]):
     """The observers of one process, in the order they are told."""
 
@@ -58,13 +51,6 @@ class Observers(list[object]):
                 member.on_vote(vote)
             except Exception:  # an observer must never lose a stored vote
                 log.exception("observer %s failed for a vote on %s", type(member).__name__, vote.answer_id)
-
-    def cache_event(self, event: str, *, n: int = 1) -> None:
-        for member in self._implementing(CacheObserver):
-            try:
-                member.cache_event(event, n=n)
-            except Exception:
-                log.exception("observer %s failed for cache event %s", type(member).__name__, event)
 
     def _implementing(self, protocol: type) -> Sequence:  # type: ignore[type-arg]
         return [member for member in self if isinstance(member, protocol)]

@@ -1,8 +1,8 @@
 """One Redis connection per process, shared by the embedding cache, the Slack event claims and the job-slot claims.
 
 One timeout policy (``timeout`` seconds to connect and per command, no client-side retries) and one outage state:
-the first failure after a healthy spell counts one outage (``outages``) and tells the ``on_outage`` listeners (the
-metrics); the caller that saw it logs one warning in its own words. Callers that can do without Redis skip it for ``retry_after`` seconds
+the first failure after a healthy spell counts one outage (``outages``); the caller that saw it logs one warning in
+its own words (the embedding cache's outages also reach the metrics with each answer). Callers that can do without Redis skip it for ``retry_after`` seconds
 (:meth:`may_try`) so an outage costs them nothing rather than one timeout per call.
 """
 
@@ -12,7 +12,6 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,7 +38,6 @@ class RedisConnection:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         retry_after: float = DEFAULT_RETRY_AFTER,
-        on_outage: Callable[[], None] | None = None,
     ) -> None:
         import redis
         from redis.backoff import NoBackoff
@@ -58,12 +56,8 @@ class RedisConnection:
         self.available = True
         self.outages = 0  # transitions from available to unavailable
         self.errors_seen = 0  # failed commands
-        self._listeners: list[Callable[[], None]] = [on_outage] if on_outage else []
         self._down_until = 0.0
         self._lock = threading.Lock()
-
-    def on_outage(self, listener: Callable[[], None]) -> None:
-        self._listeners.append(listener)
 
     def may_try(self) -> bool:
         """False during the pause after a failure (callers with a fallback skip Redis then)."""
@@ -78,11 +72,6 @@ class RedisConnection:
                 return False
             self.available = False
             self.outages += 1
-        for listener in self._listeners:
-            try:
-                listener()
-            except Exception:
-                log.exception("Redis outage listener failed")
         return True
 
     def recovered(self) -> bool:

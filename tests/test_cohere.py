@@ -224,4 +224,4 @@ def test_unreachable_cohere_is_unavailable_not_a_crash() -> None:
         KEY, base_url=f"http://127.0.0.1:{free_port()}", policy=RetryPolicy(timeout=1, deadline=0.3, backoff=0.05)
     )
     with pytest.raises(ProviderUnavailableError, match="ConnectError"):
-        CohereEmbedder(api, dimension=None)
+        CohereEmbedder(api, model="embed-custom-finetune", dimension=None)  # an unknown model's dimension is probed

@@ -286,7 +286,7 @@ def test_answer_reports_cache_hits_and_survives_an_outage(
         during = answer_question("how many vacation days per year", pipeline)
     finally:
         redis_server.start()
-    assert during.error is None and during.cache == {"hits": 0, "misses": 1}
+    assert during.error is None and during.cache == {"hits": 0, "misses": 1, "outages": 1}
     assert [s.doc_id for s in during.sources][:1] == ["kb:leave.md"]
     store.close()
 

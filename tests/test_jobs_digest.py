@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import struct
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -95,6 +96,25 @@ def test_digest_blocks_fit_slack_limits_and_escape_user_text(deps: JobDeps) -> N
     assert all(len(b["text"]["text"]) <= 3000 for b in sections if "text" in b)
     assert "Job failures" in everything and "RuntimeError: boom" in everything
     assert json.loads(json.dumps(digest.to_json()))["figures"]["questions"]["change"] == "▲ +100%"
+
+
+def test_files_refresh_skipped_are_listed_with_their_reasons(deps: JobDeps) -> None:
+    """A real refresh of a folder with a FIFO and bad YAML: the digest names the files and why (#10)."""
+    docs = deps.settings.app.source("handbook").path
+    os.mkfifo(docs / "pipe.md")
+    (docs / "bad.md").write_text("---\ntitle: [oops\n---\nbody\n", encoding="utf-8")
+    for index in range(6):
+        (docs / f"z-<!here>-{index}.md").write_bytes(b"\x00binary")
+    deps.index.indexer.refresh([deps.settings.app.source("handbook")], now=W47 + timedelta(days=5))
+    digest = runs.compose_digest(deps, "2026-W47", POSTED_AT)
+    assert digest.figure("files_skipped").value == 8
+    assert [s.path for s in digest.skipped_files][:3] == ["bad.md", "pipe.md", "z-<!here>-0.md"]
+    text = digest.text()
+    assert "handbook:pipe.md: a FIFO (named pipe), not a regular file (not opened)" in text
+    assert "… and 3 more" in text
+    everything = json.dumps(digest_blocks(digest), ensure_ascii=False)
+    assert "*Files refresh skipped*" in everything and "<!here>" not in everything and "&lt;!here&gt;" in everything
+    assert len(digest.to_json()["skipped_files"]) == 8
 
 
 def png_size(data: bytes) -> tuple[int, int]:

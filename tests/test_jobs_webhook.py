@@ -176,3 +176,34 @@ def test_a_whole_source_request_absorbs_pending_paths_and_a_failing_refresh_keep
     assert queue.wait_idle(10)
     assert calls == [("handbook", ("a.md",)), ("handbook", None)]
     queue.close()
+
+
+def test_signed_paths_never_follow_a_symlink_out_of_the_source(deps: JobDeps, tmp_path: Path) -> None:
+    """A signed request naming files through a symlinked folder (or a symlinked file) indexes nothing outside."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.md").write_text("# Secret\n\nThe root password is hunter2.\n", encoding="utf-8")
+    docs = deps.settings.app.source("handbook").path
+    (docs / "shared").symlink_to(outside, target_is_directory=True)
+    (docs / "passwd.md").symlink_to(outside / "secret.md")
+    now = datetime(2026, 11, 24, 12, tzinfo=UTC)
+
+    def refresh(source: str, paths: tuple[str, ...] | None) -> None:
+        deps.index.indexer.refresh([deps.settings.app.source(source)], paths=paths, now=now).raise_for_failures()
+
+    queue = RefreshQueue(refresh)
+    with Server(refresh_webhook_route(SecretStr(SECRET), queue, ["handbook"])) as client:
+        paths = ["shared/secret.md", "shared", "passwd.md", "leave.md"]
+        assert post(client, {"source": "handbook", "paths": paths}).status_code == 202
+        assert queue.wait_idle(30)
+        assert sorted(d.meta.path for d in deps.index.store.stored_docs().values()) == ["leave.md"]
+        (run,) = deps.ledger.refresh_runs_between(now, now.replace(hour=13))
+        reasons = {s["path"]: s["reason"] for s in run["result"]["skipped"]}
+        assert reasons["shared/secret.md"] == "path goes through the symbolic link shared (not followed)"
+        assert reasons["shared"].startswith("symbolic link to a folder pointing outside the source folder")
+        assert reasons["passwd.md"].startswith("symbolic link pointing outside the source folder")
+        assert run["result"]["docs_skipped"] == 3
+
+        refused = post(client, {"source": "handbook", "paths": ["leave.md\x00.md"]})
+        assert refused.status_code == 422 and "control characters" in refused.json()["error"]
+    queue.close()

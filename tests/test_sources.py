@@ -21,12 +21,12 @@ from rag.ingest.readers import (
     ReadError,
     markdown_title,
     parse_date_value,
-    pick_front_matter_date,
     prettify_stem,
     rst_title,
     split_front_matter,
 )
 from rag.ingest.sources import SourceScan, glob_match, join_url, normalise_text, scan_source, source_hash
+from rag.ingest.trusted_dates import front_matter_date
 from rag.models import DateOrigin, Document
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -141,6 +141,10 @@ def test_split_front_matter() -> None:
         split_front_matter("---\ntitle: x\nbody")
     with pytest.raises(ReadError, match="expected 'key: value'"):
         split_front_matter("---\n- a list\n---\nbody")
+
+
+def pick_front_matter_date(meta: dict[str, Any]) -> datetime | None:
+    return front_matter_date(meta, datetime(2026, 1, 1, tzinfo=UTC)).moment
 
 
 def test_front_matter_date_priority() -> None:

@@ -8,6 +8,7 @@ import hashlib
 import os
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -217,6 +218,19 @@ def test_update_doc_meta_changes_metadata_but_not_vectors(store: VectorStore) ->
     after = store.vectors_by_chunk_hash(list(hashes.values()))
     assert all(np.array_equal(before[h], after[h]) for h in before)
     assert search(store, "holidays", alpha=0.0) == ["handbook:vacation.md#0"]
+
+
+def test_a_date_warning_is_kept_and_cleared_with_the_doc_meta(store: VectorStore) -> None:
+    """``bestbefore sources`` shows why a front-matter date was not trusted: the store keeps the warning."""
+    seed(store)
+    warned = replace(
+        meta("handbook:vacation.md", title="Vacation"),
+        date_warning="last_reviewed: 2031-01-01 is in the future; not used",
+    )
+    store.update_doc_meta(warned)
+    assert store.stored_docs("handbook")["handbook:vacation.md"].meta == warned
+    store.update_doc_meta(replace(warned, date_warning=None))
+    assert store.stored_docs("handbook")["handbook:vacation.md"].meta.date_warning is None
 
 
 def test_embedder_mismatch_is_refused_with_the_rebuild_hint(store: VectorStore) -> None:

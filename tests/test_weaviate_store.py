@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from weaviate import WeaviateClient
 
 from rag.errors import ConfigError, StoreError
 from rag.index.weaviate_store import WeaviateStore, connect_weaviate
@@ -82,3 +83,26 @@ def test_writes_before_ingest_say_what_to_run(server: FakeWeaviateServer) -> Non
     with pytest.raises(StoreError, match="bestbefore ingest"):
         store.replace_doc(doc.doc_id, records(doc, ["text"]))
     store.close()
+
+
+def test_a_collection_from_before_date_warnings_gains_the_property(server: FakeWeaviateServer) -> None:
+    """An index built by an older bestbefore (no ``date_warning`` property) is upgraded in place, not re-indexed."""
+    from rag.index.weaviate_store import CHUNK_SCHEMA
+
+    def client() -> WeaviateClient:
+        return connect_weaviate(server.url, api_key="wv-secret", grpc_port=server.grpc_port, skip_init_checks=True)
+
+    old = WeaviateStore(client(), collection="Upgraded")
+    old.ensure_embedder(HashingEmbedder(dimension=128).id, 128)
+    schema = server.state.collections["Upgraded"].schema
+    schema["properties"] = [p for p in schema["properties"] if p["name"] != "date_warning"]
+    assert len(schema["properties"]) == len(CHUNK_SCHEMA) - 1
+
+    upgraded = WeaviateStore(client(), collection="Upgraded")
+    assert upgraded.stored_docs() == {}
+    assert "date_warning" in {p["name"] for p in server.state.collections["Upgraded"].schema["properties"]}
+    warned = meta("handbook:a.md")
+    upgraded.replace_doc("handbook:a.md", records(warned, ["text"]))
+    assert upgraded.stored_docs()["handbook:a.md"].meta == warned
+    old.close()
+    upgraded.close()

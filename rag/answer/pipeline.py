@@ -1,9 +1,10 @@
 """``answer_question``: retrieve, (rerank), pick evidence, generate or refuse, and attach sources with ages.
 
 The pipeline never raises for a provider outage: the answer says what happened and still lists the closest
-sources. Its observers (the ledger, metrics, Langfuse: one :class:`rag.observers.Observers` list) see every answer;
-a failing observer never fails an answer. ``AskContext`` and ``utcnow`` are re-exported here for callers.
-
+sources (found by keyword search alone when the query could not be embedded). ``deadline`` bounds all provider
+calls of one answer together (embed, rerank and chat share it), so an unreachable or silent provider costs at most
+that long. Its observers (the ledger, metrics, Langfuse: one :class:`rag.observers.Observers` list) see every answer; a
+failing observer never fails an answer. ``AskContext`` and ``utcnow`` are re-exported here for callers.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from rag.index.store import VectorStore
 from rag.models import Answer, DocMeta, ProviderCall, SearchFilter, SearchHit, SourceRef, Turn
 from rag.models import AskContext as AskContext  # re-exported
 from rag.observers import Observers
+from rag.providers.deadline import answer_budget
 from rag.providers.embedding import Embedder
 from rag.providers.generation import Generation, Generator, Reranker
 
@@ -50,6 +52,7 @@ class RagPipeline:
     evidence: int = 6
     min_relevance: float = 0.3
     clock: Callable[[], datetime] = utcnow
+    deadline: float | None = None  # seconds for all provider calls of one answer ([cohere] deadline); None: no bound
 
 
 def retrieval_query(question: str, history: Sequence[Turn]) -> str:
@@ -81,36 +84,39 @@ def answer_question(question: str, pipeline: RagPipeline, *, context: AskContext
     error: str | None = None
     generation: Generation | None = None
     query = retrieval_query(question, context.history)
-    try:
-        mark = time.perf_counter()
-        embedded = pipeline.embedder.embed_query(query)
-        timings["embed"] = _ms(mark)
-        calls.extend(embedded.calls)
-        cache = {"hits": embedded.cache_hits, "misses": embedded.cache_misses}
-        mark = time.perf_counter()
-        where = SearchFilter(sources=context.sources) if context.sources is not None else None
-        hits = pipeline.store.hybrid_search(
-            query, embedded.vectors[0], limit=pipeline.candidates, alpha=pipeline.alpha, where=where
-        )
-        timings["retrieve"] = _ms(mark)
-        if pipeline.reranker is not None and hits:
+    with answer_budget(pipeline.deadline):
+        try:
             mark = time.perf_counter()
-            reranked = pipeline.reranker.rerank(query, hits, top_n=pipeline.evidence)
-            hits = reranked.hits
-            calls.extend(reranked.calls)
-            timings["rerank"] = _ms(mark)
-        evidence = hits[: pipeline.evidence]
-        strong = bool(evidence) and max(evidence_strength(query, h) for h in evidence) >= pipeline.min_relevance
-        mark = time.perf_counter()
-        if strong:
-            generation = pipeline.generator.generate(question, evidence, history=context.history)
-            calls.extend(generation.calls)
-        timings["generate"] = _ms(mark)
-    except ProviderError as exc:
-        log.warning("answer %s: provider failed: %s", answer_id, exc)
-        error = f"{type(exc).__name__}: {exc}"
-        if not hits:  # the embedder failed: keyword search alone still finds the most relevant sources
-            hits = _keyword_hits(query, pipeline, context)
+            embedded = pipeline.embedder.embed_query(query)
+            timings["embed"] = _ms(mark)
+            calls.extend(embedded.calls)
+            cache = {"hits": embedded.cache_hits, "misses": embedded.cache_misses}
+            if embedded.cache_outages:
+                cache["outages"] = embedded.cache_outages
+            mark = time.perf_counter()
+            where = SearchFilter(sources=context.sources) if context.sources is not None else None
+            hits = pipeline.store.hybrid_search(
+                query, embedded.vectors[0], limit=pipeline.candidates, alpha=pipeline.alpha, where=where
+            )
+            timings["retrieve"] = _ms(mark)
+            if pipeline.reranker is not None and hits:
+                mark = time.perf_counter()
+                reranked = pipeline.reranker.rerank(query, hits, top_n=pipeline.evidence)
+                hits = reranked.hits
+                calls.extend(reranked.calls)
+                timings["rerank"] = _ms(mark)
+            evidence = hits[: pipeline.evidence]
+            strong = bool(evidence) and max(evidence_strength(query, h) for h in evidence) >= pipeline.min_relevance
+            mark = time.perf_counter()
+            if strong:
+                generation = pipeline.generator.generate(question, evidence, history=context.history)
+                calls.extend(generation.calls)
+            timings["generate"] = _ms(mark)
+        except ProviderError as exc:
+            log.warning("answer %s: provider failed: %s", answer_id, exc)
+            error = f"{type(exc).__name__}: {exc}"
+            if not hits:  # the embedder failed: keyword search alone still finds the most relevant sources
+                hits = _keyword_hits(query, pipeline, context)
     policy = pipeline.policy.overlay(context.policy)
     refused = generation is None or generation.refused
     if error is not None:

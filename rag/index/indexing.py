@@ -25,7 +25,7 @@ from rag.index.store import VectorStore
 from rag.ingest.chunking import ChunkingSettings
 from rag.ingest.passage_dates import passage_dates
 from rag.ingest.sources import scan_source
-from rag.models import ContentChange, StoredDoc
+from rag.models import ContentChange, DateWarning, StoredDoc
 from rag.providers.embedding import Embedder
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ def refresh_source(
 ) -> RefreshResult:
     """Bring the store in line with one source (or with some of its paths). Records nothing; see :class:`Indexer`."""
     store.ensure_embedder(embedder.id, embedder.dimension)
-    scan = scan_source(source, paths=paths)
+    scan = scan_source(source, paths=paths, now=now)
     stored = store.stored_docs(source.name)
     plan = plan_refresh(scan.documents, stored, now=now, scope=paths)
     dater = functools.partial(passage_dates, Path(source.path).expanduser())  # git blame over the written files
@@ -127,8 +127,9 @@ def refresh_source(
         plan, store=store, embedder=embedder, chunking=chunking, progress=progress, passage_dater=dater
     )
     result.source = source.name
-    result.docs_skipped = len(scan.skipped)
-    result.skipped = list(scan.skipped)
+    result.skipped = sorted([*scan.skipped, *result.skipped], key=lambda skip: skip.path)  # + chunking failures
+    result.docs_skipped = len(result.skipped)
+    result.date_warnings = [DateWarning(d.source, d.path, d.date_warning) for d in scan.documents if d.date_warning]
     return result
 
 

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -20,6 +21,7 @@ import numpy as np
 
 from rag.index.store import VectorStore
 from rag.ingest.chunking import ChunkingSettings, chunk_document
+from rag.ingest.sources import crash_reason
 from rag.models import (
     Chunk,
     ChunkRecord,
@@ -29,9 +31,12 @@ from rag.models import (
     Document,
     InputType,
     RefreshResult,
+    SkippedFile,
     StoredDoc,
 )
 from rag.providers.embedding import Embedder
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 PassageDater = Callable[[Sequence[tuple[str, Sequence[Chunk]]]], dict[str, datetime]]  # (path, chunks) -> id -> date
@@ -148,9 +153,7 @@ def apply_refresh(
             progress(done, total)
     # Chunk every doc to write and look up reusable vectors before the first write: a chunk that moves from a doc
     # written early to one written later is still found (the early write removes it from its old doc).
-    chunked = date_passages(
-        plan, [(change, chunk_document(change.doc, chunking)) for change in plan.writes], store, passage_dater
-    )
+    chunked = date_passages(plan, _chunk_each(plan, chunking, result), store, passage_dater)
     known = store.vectors_by_chunk_hash([c.chunk_hash for _, chunks in chunked for c in chunks]) if chunked else {}
     pending: list[tuple[DocChange, list[Chunk]]] = []
     pending_chunks = 0
@@ -196,6 +199,26 @@ def date_passages(
             )
         )
     return out
+
+
+def _chunk_each(
+    plan: RefreshPlan, chunking: ChunkingSettings, result: RefreshResult
+) -> list[tuple[DocChange, list[Chunk]]]:
+    """Chunk every doc to write; one that cannot be chunked is skipped with the reason (its stored version stays)."""
+    chunked: list[tuple[DocChange, list[Chunk]]] = []
+    for change in plan.writes:
+        try:
+            chunked.append((change, chunk_document(change.doc, chunking)))
+        except Exception as exc:
+            log.debug("chunking %s failed", change.doc.doc_id, exc_info=True)
+            result.skipped.append(
+                SkippedFile(change.doc.source, change.doc.path, crash_reason("could not be chunked", exc))
+            )
+            if change.previous is None:
+                result.docs_new -= 1
+            else:
+                result.docs_changed -= 1
+    return chunked
 
 
 def _write_group(

@@ -25,7 +25,8 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS docs (
     doc_id TEXT PRIMARY KEY, source TEXT NOT NULL, path TEXT NOT NULL, title TEXT NOT NULL,
-    source_hash TEXT NOT NULL, updated_at TEXT NOT NULL, date_origin TEXT NOT NULL, url TEXT, owner TEXT
+    source_hash TEXT NOT NULL, updated_at TEXT NOT NULL, date_origin TEXT NOT NULL, url TEXT, owner TEXT,
+    date_warning TEXT
 );
 CREATE INDEX IF NOT EXISTS docs_source ON docs(source);
 CREATE INDEX IF NOT EXISTS docs_hash ON docs(source_hash);
@@ -84,6 +85,8 @@ class SQLiteStore:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(chunks)")}
         if "passage_at" not in columns:  # additive: indexes built before passage dates get the column, empty
             self._db.execute("ALTER TABLE chunks ADD COLUMN passage_at TEXT")
+        if "date_warning" not in {row[1] for row in self._db.execute("PRAGMA table_info(docs)")}:
+            self._db.execute("ALTER TABLE docs ADD COLUMN date_warning TEXT")  # indexes built before #10
         self._vectors: _VectorCache | None = None
 
     # -- embedder identity -------------------------------------------------------------------------------------
@@ -180,10 +183,11 @@ class SQLiteStore:
 
     def _write_doc(self, doc: DocMeta) -> None:
         self._db.execute(
-            "INSERT INTO docs(doc_id, source, path, title, source_hash, updated_at, date_origin, url, owner) "
-            "VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(doc_id) DO UPDATE SET source=excluded.source, "
+            "INSERT INTO docs(doc_id, source, path, title, source_hash, updated_at, date_origin, url, owner, "
+            "date_warning) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(doc_id) DO UPDATE SET source=excluded.source, "
             "path=excluded.path, title=excluded.title, source_hash=excluded.source_hash, "
-            "updated_at=excluded.updated_at, date_origin=excluded.date_origin, url=excluded.url, owner=excluded.owner",
+            "updated_at=excluded.updated_at, date_origin=excluded.date_origin, url=excluded.url, owner=excluded.owner, "
+            "date_warning=excluded.date_warning",
             (
                 doc.doc_id,
                 doc.source,
@@ -194,6 +198,7 @@ class SQLiteStore:
                 doc.date_origin.value,
                 doc.url,
                 doc.owner,
+                doc.date_warning,
             ),
         )
 
@@ -236,7 +241,10 @@ class SQLiteStore:
     def stored_docs(self, source: str | None = None) -> dict[str, StoredDoc]:
         # Two narrow queries (doc rows once, not once per chunk) in one read transaction (one snapshot).
         params: tuple[str, ...] = () if source is None else (source,)
-        doc_sql = "SELECT doc_id, source, path, title, source_hash, updated_at, date_origin, url, owner FROM docs"
+        doc_sql = (
+            "SELECT doc_id, source, path, title, source_hash, updated_at, date_origin, url, owner, date_warning "
+            "FROM docs"
+        )
         chunk_sql = "SELECT doc_id, chunk_id, chunk_hash FROM chunks"
         if source is not None:
             doc_sql += " WHERE source = ?"
@@ -251,7 +259,8 @@ class SQLiteStore:
                     if stored is None:
                         if doc_id not in metas:
                             continue
-                        stored = docs[doc_id] = StoredDoc(meta=_meta(metas[doc_id]), chunk_hashes={})
+                        row = metas[doc_id]
+                        stored = docs[doc_id] = StoredDoc(meta=_meta(row, date_warning=row[9]), chunk_hashes={})
                     stored.chunk_hashes[chunk_id] = hash_
             finally:
                 self._db.execute("COMMIT")
@@ -430,7 +439,7 @@ class SQLiteStore:
             self._db.close()
 
 
-def _meta(row: Sequence[object]) -> DocMeta:
+def _meta(row: Sequence[object], *, date_warning: object = None) -> DocMeta:
     return DocMeta(
         doc_id=str(row[0]),
         source=str(row[1]),
@@ -441,6 +450,7 @@ def _meta(row: Sequence[object]) -> DocMeta:
         date_origin=DateOrigin(str(row[6])),
         url=None if row[7] is None else str(row[7]),
         owner=None if row[8] is None else str(row[8]),
+        date_warning=None if date_warning is None else str(date_warning),
     )
 
 

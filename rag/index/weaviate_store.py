@@ -33,7 +33,9 @@ from rag.models import Chunk, ChunkRecord, DateOrigin, DocMeta, SearchFilter, Se
 VECTOR = "default"
 PAGE = 1000  # objects per fetch; well below Weaviate's QUERY_MAXIMUM_RESULTS (10 000)
 IN_LIST = 200  # values per ContainsAny filter
-META_PROPS = ["doc_id", "source", "path", "title", "url", "owner", "updated_at", "date_origin", "source_hash"]
+META_PROPS = [
+    "doc_id", "source", "path", "title", "url", "owner", "updated_at", "date_origin", "source_hash", "date_warning",
+]  # fmt: skip
 CHUNK_PROPS = ["chunk_id", "chunk_hash", "ordinal", "heading_path", "passage_at"]
 _KEYWORD = re.compile(r"Result Set keyword[^)]*\) Document [^:]+: original score ([-+0-9.eE]+)")
 
@@ -48,6 +50,7 @@ def _field(name: str) -> Property:
 CHUNK_SCHEMA = [
     *(_field(n) for n in ("doc_id", "source", "path", "url", "owner", "date_origin", "source_hash")),
     *(_field(n) for n in ("chunk_id", "chunk_hash")),
+    Property(name="date_warning", data_type=DataType.TEXT, index_searchable=False, skip_vectorization=True),
     Property(name="title", data_type=DataType.TEXT, tokenization=Tokenization.WORD, skip_vectorization=True),
     Property(name="text", data_type=DataType.TEXT, tokenization=Tokenization.WORD, skip_vectorization=True),
     Property(name="heading_path", data_type=DataType.TEXT_ARRAY, index_searchable=False, skip_vectorization=True),
@@ -108,7 +111,7 @@ class WeaviateStore:
                 self._create(embedder_id, dimension)
             elif stored != (embedder_id, dimension):
                 raise EmbedderMismatchError(stored[0], embedder_id)
-            self._known = True
+            self._exists()
 
     def embedder(self) -> tuple[str, int] | None:
         """(embedder id, dimension) the index was built with, or None for a new index."""
@@ -160,7 +163,17 @@ class WeaviateStore:
     def _exists(self) -> bool:
         if not self._known:
             self._known = self.client.collections.exists(self.name)
+            if self._known:
+                self._add_missing_properties()
         return self._known
+
+    def _add_missing_properties(self) -> None:
+        """A collection made by an older bestbefore gets the newer properties in place (no re-index needed)."""
+        config = self._chunks.config
+        present = {prop.name for prop in config.get(simple=True).properties}
+        for prop in CHUNK_SCHEMA:
+            if prop.name not in present:
+                config.add_property(prop)
 
     def _require_collection(self) -> None:
         if not self._exists():
@@ -388,6 +401,7 @@ def _meta_properties(meta: DocMeta) -> dict[str, Any]:
         "updated_at": meta.updated_at.astimezone(UTC),
         "date_origin": meta.date_origin.value,
         "source_hash": meta.source_hash,
+        "date_warning": meta.date_warning or "",
     }
 
 
@@ -426,6 +440,7 @@ def _meta(props: dict[str, Any]) -> DocMeta:
         date_origin=DateOrigin(str(props["date_origin"])),
         url=props.get("url") or None,
         owner=props.get("owner") or None,
+        date_warning=props.get("date_warning") or None,
     )
 
 

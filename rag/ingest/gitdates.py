@@ -54,7 +54,11 @@ def parse_log(output: bytes, prefix: str = "", *, ignore_commits: frozenset[str]
         commit, _, stamp = header.decode("ascii", "replace").strip().partition(" ")
         if commit in ignore_commits:
             continue
-        when = datetime.fromisoformat(stamp.strip()).astimezone(UTC)
+        try:
+            when = datetime.fromisoformat(stamp.strip()).astimezone(UTC)
+        except (ValueError, OverflowError):  # a commit with a mangled date dates nothing; the files fall back
+            log.warning("ignoring git commit %s: unreadable committer date %r", commit, stamp.strip()[:40])
+            continue
         if rest.startswith(b"\n"):
             rest = rest[1:]
         for raw in rest.split(b"\x00"):

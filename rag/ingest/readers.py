@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from rag.ingest.front_matter import FrontMatterRefused, load_front_matter
 from rag.ingest.htmltext import html_to_text
 
 FORMATS: dict[str, str] = {
@@ -100,12 +101,16 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     else:
         raise ReadError("malformed front matter: '---' on line 1 is never closed by another '---' line")
     try:
-        data = yaml.safe_load(yaml_text)
+        data = load_front_matter(yaml_text)
+    except FrontMatterRefused as exc:
+        raise ReadError(str(exc)) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 2})" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ReadError(f"malformed YAML front matter{where}: {problem}") from exc
+    except ValueError as exc:  # an explicit ``!!timestamp 2024-02-30``, an int past Python's digit limit, ...
+        raise ReadError(f"malformed YAML front matter: {str(exc).split(': ')[0][:200]}") from exc
     if data is None:
         return {}, body
     if not isinstance(data, dict):
@@ -131,7 +136,10 @@ def parse_date_value(value: object) -> datetime | None:
         return None
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+05:00 has no UTC equivalent
+        return None
 
 
 def _parse_date_string(text: str) -> datetime | None:
@@ -149,16 +157,6 @@ def _parse_date_string(text: str) -> datetime | None:
     return None
 
 
-def pick_front_matter_date(meta: Mapping[str, Any]) -> datetime | None:
-    """The first parseable of ``last_reviewed`` / ``updated`` / ``date`` (keys compared case-insensitively)."""
-    lowered = {key.lower(): value for key, value in meta.items()}
-    for key in DATE_KEYS:
-        moment = parse_date_value(lowered.get(key))
-        if moment is not None:
-            return moment
-    return None
-
-
 def meta_text(meta: Mapping[str, Any], key: str) -> str | None:
     """A front matter field as display text (lists are joined with ", "); None when absent or empty."""
     value = meta.get(key)
@@ -173,7 +171,7 @@ def meta_text(meta: Mapping[str, Any], key: str) -> str | None:
 
 # --- titles -----------------------------------------------------------------------------------
 
-_ATX_H1 = re.compile(r"^ {0,3}#[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
+_ATX_H1_START = re.compile(r" {0,3}#[ \t]+")
 _SETEXT_H1 = re.compile(r"^ {0,3}=+[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
 _RST_ADORNMENT = re.compile(r"^([=\-`:'\"~^_*+#<>.!$%&(),/;?@\[\\\]{|}])\1{2,}\s*$")
@@ -192,13 +190,26 @@ def markdown_title(body: str) -> str | None:
         if opened:
             fence = opened.group(1)
             continue
-        atx = _ATX_H1.match(line)
+        atx = atx_h1_title(line)
         if atx:
-            return atx.group(1).strip()
+            return atx
         nxt = lines[index + 1] if index + 1 < len(lines) else ""
         if line.strip() and _SETEXT_H1.match(nxt) and not line.startswith("    "):
             return line.strip()
     return None
+
+
+def atx_h1_title(line: str) -> str | None:
+    """``# Title #`` -> ``Title`` in linear time (a regex with a lazy group and a trailing ``[ \\t]*$`` is
+    quadratic on a long heading line full of spaces)."""
+    start = _ATX_H1_START.match(line)
+    if start is None:
+        return None
+    rest = line[start.end() :].rstrip(" \t")
+    closed = rest.rstrip("#")
+    if closed != rest and (closed == "" or closed[-1] in " \t"):
+        rest = closed.rstrip(" \t")
+    return rest.strip() or None
 
 
 def rst_title(text: str) -> str | None:

@@ -10,30 +10,27 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
+import logging
 import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
 from rag.config import SourceConfig
 from rag.errors import SourceError
+from rag.ingest.folder_walk import is_utf8, read_regular_file, requested, shown_path, walk
 from rag.ingest.gitdates import GitDates, find_git_dates
-from rag.ingest.readers import (
-    FORMATS,
-    ParsedFile,
-    ReadError,
-    meta_text,
-    parse_file,
-    pick_front_matter_date,
-    prettify_stem,
-)
+from rag.ingest.readers import FORMATS, ParsedFile, ReadError, meta_text, parse_file, prettify_stem
+from rag.ingest.trusted_dates import TrustedDate, front_matter_date, future
 from rag.models import DateOrigin, Document, SkippedFile
 
-MAX_FILE_BYTES = 50 * 1024 * 1024
+log = logging.getLogger(__name__)
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+MAX_TITLE_CHARS = 300  # a title (and owner) is stored with every chunk: a 1 MB heading is not copied to each
 _WILDCARDS = frozenset("*?[")
 
 
@@ -57,11 +54,12 @@ def source_hash(text: str) -> str:
     return hashlib.sha256(normalise_text(text).encode("utf-8")).hexdigest()
 
 
-def scan_source(config: SourceConfig, *, paths: Sequence[str] | None = None) -> SourceScan:
+def scan_source(config: SourceConfig, *, paths: Sequence[str] | None = None, now: datetime | None = None) -> SourceScan:
     """Read a folder source (recursively), or only ``paths`` (relative to it), sorted by path.
 
-    Raises :class:`SourceError` when the folder itself is missing; unreadable files are listed in
-    ``skipped`` with a reason and the rest of the scan goes on.
+    Raises :class:`SourceError` when the folder itself is missing. Any problem with one file (unreadable, not a
+    regular file, a symbolic link, bad front matter, a reader crash) lists it in ``skipped`` with a reason and
+    the rest of the scan goes on. ``now`` is the clock dates are checked against (a date in the future is not used).
     """
     root = Path(config.path).expanduser()
     if not root.is_dir():
@@ -69,62 +67,109 @@ def scan_source(config: SourceConfig, *, paths: Sequence[str] | None = None) -> 
         raise SourceError(
             f"Source {config.name!r}: {root} {problem}. Fix `path` of this [[sources]] entry in bestbefore.toml."
         )
+    now = now or datetime.now(UTC)
     skipped: list[SkippedFile] = []
     if paths is None:
-        candidates = list(_walk(root))
+        candidates = walk(root, config.name, skipped)
     else:
-        candidates = _requested(root, paths, config.name, skipped)
+        candidates = requested(root, paths, config.name, skipped)
 
     selected: list[str] = []
     for rel in sorted(set(candidates)):
         reason = _selection(rel, config.include, config.exclude)
         if reason is None:
             continue
-        if reason:
+        if not is_utf8(rel):
+            skipped.append(SkippedFile(config.name, shown_path(rel), "file name is not valid UTF-8 (rename it)"))
+        elif reason:
             skipped.append(SkippedFile(config.name, rel, reason))
         else:
             selected.append(rel)
 
-    parsed: dict[str, ParsedFile] = {}
+    parsed: dict[str, tuple[ParsedFile, TrustedDate]] = {}
     for rel in selected:
         try:
-            parsed[rel] = _read(root, rel)
+            item = _read(root, rel)
+            parsed[rel] = (item, front_matter_date(item.meta, now))
         except ReadError as exc:
             skipped.append(SkippedFile(config.name, rel, str(exc)))
+        except Exception as exc:  # a reader bug or a pathological file must not stop the source
+            log.debug("reading %s:%s failed", config.name, rel, exc_info=True)
+            skipped.append(SkippedFile(config.name, rel, crash_reason("could not be read", exc)))
 
-    undated = [rel for rel, item in parsed.items() if pick_front_matter_date(item.meta) is None]
+    undated = [rel for rel, (_, dated) in parsed.items() if dated.moment is None]
     git = find_git_dates(root, None if paths is None else undated) if undated else None
 
     documents: list[Document] = []
-    for rel, item in parsed.items():
-        text = normalise_text(item.body)
-        if not text:
-            skipped.append(SkippedFile(config.name, rel, _empty_reason(item)))
-            continue
-        documents.append(_document(config, rel, item, text, git))
+    for rel, (item, dated) in parsed.items():
+        try:
+            text = storable(normalise_text(item.body))
+            if not text:
+                skipped.append(SkippedFile(config.name, rel, _empty_reason(item)))
+                continue
+            documents.append(_document(config, rel, item, text, dated, git, now))
+        except Exception as exc:
+            log.debug("preparing %s:%s failed", config.name, rel, exc_info=True)
+            skipped.append(SkippedFile(config.name, rel, crash_reason("could not be prepared", exc)))
+    for doc in documents:
+        if doc.date_warning:
+            log.info("%s: date not trusted: %s", doc.doc_id, doc.date_warning)
     documents.sort(key=lambda doc: doc.path)
     skipped.sort(key=lambda skip: skip.path)
     return SourceScan(documents=documents, skipped=skipped)
 
 
-def _document(config: SourceConfig, rel: str, item: ParsedFile, text: str, git: GitDates | None) -> Document:
-    updated_at: datetime | None = pick_front_matter_date(item.meta)
+def storable(text: str) -> str:
+    """Lone surrogates (a PDF's broken text layer, a ``"\\ud800"`` YAML escape) become U+FFFD: every store, the
+    ledger and the JSON output need valid UTF-8, and one such character used to fail the whole refresh's write."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def crash_reason(what: str, exc: BaseException) -> str:
+    """A one-line reason for an unexpected exception (the traceback goes to the debug log)."""
+    detail = " ".join(str(exc).split())[:200]
+    return f"{what}: {type(exc).__name__}" + (f": {detail}" if detail else "")
+
+
+def _document(
+    config: SourceConfig,
+    rel: str,
+    item: ParsedFile,
+    text: str,
+    dated: TrustedDate,
+    git: GitDates | None,
+    now: datetime,
+) -> Document:
+    updated_at = dated.moment
     origin: DateOrigin | None = DateOrigin.FRONT_MATTER if updated_at else None
+    warnings = list(dated.warnings)
     if updated_at is None and git is not None:
         updated_at = git.date_of(rel)
         origin = DateOrigin.GIT if updated_at else None
+        if updated_at is not None and future(updated_at, now):
+            warnings.append(f"last git commit {updated_at:%Y-%m-%d} is in the future; not used")
+            updated_at, origin = None, None
     return Document(
         doc_id=f"{config.name}:{rel}",
         source=config.name,
         path=rel,
-        title=meta_text(item.meta, "title") or item.title or prettify_stem(rel),
+        title=clip(storable(meta_text(item.meta, "title") or item.title or prettify_stem(rel)), MAX_TITLE_CHARS),
         text=text,
         source_hash=source_hash(text),
         updated_at=updated_at,
         date_origin=origin,
         url=join_url(config.url_base, rel) if config.url_base else None,
-        owner=meta_text(item.meta, "owner"),
+        owner=clip(storable(owner), MAX_TITLE_CHARS) if (owner := meta_text(item.meta, "owner")) else None,
         format=item.format,
+        date_warning="; ".join(warnings) or None,
     )
 
 
@@ -143,48 +188,7 @@ def join_url(base: str, path: str) -> str:
 
 
 def _read(root: Path, rel: str) -> ParsedFile:
-    file = root / rel
-    if file.is_symlink():
-        raise ReadError("symbolic link (not followed)")
-    try:
-        size = file.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ReadError(
-                f"too large ({size // (1024 * 1024)} MiB; the limit is {MAX_FILE_BYTES // (1024 * 1024)} MiB)"
-            )
-        data = file.read_bytes()
-    except OSError as exc:
-        raise ReadError(f"cannot read: {exc.strerror or exc}") from exc
-    return parse_file(rel, data)
-
-
-def _walk(root: Path) -> list[str]:
-    found: list[str] = []
-    for current, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        base = Path(current).relative_to(root)
-        for name in files:
-            if not name.startswith("."):
-                found.append((base / name).as_posix())
-    return found
-
-
-def _requested(root: Path, paths: Sequence[str], source: str, skipped: list[SkippedFile]) -> list[str]:
-    """The existing files among ``paths`` (a folder means its files). Missing ones are left out (deleted)."""
-    found: list[str] = []
-    for raw in paths:
-        rel = PurePosixPath(raw.replace("\\", "/").lstrip("/")).as_posix()
-        if rel in ("", ".") or ".." in PurePosixPath(rel).parts:
-            skipped.append(SkippedFile(source, raw, "path is outside the source folder"))
-            continue
-        if any(part.startswith(".") for part in PurePosixPath(rel).parts):
-            continue
-        target = root / rel
-        if target.is_dir():
-            found.extend(f"{rel}/{sub}" for sub in _walk(target))
-        elif target.exists() or target.is_symlink():
-            found.append(rel)
-    return found
+    return parse_file(rel, read_regular_file(root, rel))
 
 
 def _selection(rel: str, include: Sequence[str], exclude: Sequence[str]) -> str | None:

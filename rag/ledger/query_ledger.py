@@ -1,31 +1,35 @@
 """The query ledger: the local source of truth for every answer, vote, refresh run, job run and digest post.
 
 SQLite file in the data dir by default; PostgreSQL (``postgresql+psycopg://…``) when several bot replicas share
-it. Answers are queued and written by a background thread in batches (reads flush the queue first, close()
-writes what is left), so the answer path never waits for the database. It is an :class:`rag.observers.AnswerObserver`
-and implements :class:`rag.ledger.feedback.FeedbackStore`; stored votes go on to the process's
-:class:`rag.observers.Observers` (metrics, Langfuse). Linking a Slack message to its answer is queued as well.
+it. Every write (answers, message links, votes, refresh and job runs) goes through the
+:class:`rag.ledger.writer.LedgerWriter` queue and is written by its background thread, so the answer path never
+waits for the database and a database outage loses nothing: writes wait in a bounded buffer (then a spill file)
+and are written when it is back. Reads flush the queue first; while the database is unreachable they raise
+:class:`rag.errors.LedgerUnavailableError`, except that the message links and votes this process wrote recently are
+still found (so reactions on recent answers count). It is an :class:`rag.observers.AnswerObserver` and implements
+:class:`rag.ledger.feedback.FeedbackStore`; votes go on to the process's :class:`rag.observers.Observers` (metrics,
+Langfuse) once they are queued.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
-from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine, and_, create_engine, event, func, select, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from rag.clock import utcnow
-from rag.errors import StoreError
+from rag.errors import LedgerUnavailableError, StoreError
 from rag.ledger.change_notices import CitingAnswer, slack_answers_citing
+from rag.ledger.row_writes import apply_writes
 from rag.ledger.schema import (
     answer_messages,
     answers,
@@ -37,14 +41,24 @@ from rag.ledger.schema import (
     votes,
 )
 from rag.ledger.stats import LedgerStats, compute_stats, utc
+from rag.ledger.writer import LedgerWrite, LedgerWriter, is_unreachable, short_reason
 from rag.models import Answer, AskContext, RefreshResult, Vote
 from rag.observability.costs import PriceTable
 from rag.observability.privacy import Privacy, protect, scrub_secrets
 from rag.observers import Observers
 
 log = logging.getLogger(__name__)
+K = TypeVar("K")
+V = TypeVar("V")
 
 STAGES = ("cache", "embed", "retrieve", "rerank", "generate", "total")
+RECENT_ENTRIES = 10_000  # message links and votes kept in memory per process
+# PostgreSQL connections: an unreachable host costs a read 5 s, not minutes, and a connection to a host that went
+# silent is found dead by TCP keepalives in about 25 s (so the writer retries instead of hanging).
+POSTGRES_CONNECT_ARGS = {
+    "connect_timeout": 5, "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
+}  # fmt: skip
+READ_FLUSH_TIMEOUT = 10.0  # seconds a read waits for earlier writes before it reads anyway
 
 
 def open_engine(url: str) -> Engine:
@@ -63,11 +77,16 @@ def open_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    given: Mapping[str, Any] = parsed.query or {}
+    connect_args = {key: value for key, value in POSTGRES_CONNECT_ARGS.items() if key not in given}
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=connect_args)
 
 
 def open_ledger_engine(url: str) -> tuple[Engine, list[str]]:
-    """The ledger's engine with every migration applied (one replica at a time on PostgreSQL); the names applied."""
+    """The ledger's engine with every migration applied (one replica at a time on PostgreSQL); the names applied.
+
+    Shared by the ledger and the owner-nudge log (its table is a ledger migration)."""
+    where = make_url(url).render_as_string()  # password masked
     try:
         engine = open_engine(url)
         with engine.begin() as conn:
@@ -75,17 +94,13 @@ def open_ledger_engine(url: str) -> tuple[Engine, list[str]]:
                 conn.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
             applied = migrate(conn)
     except SQLAlchemyError as exc:
-        raise StoreError(f"Cannot open the query ledger at {make_url(url).render_as_string()}: {exc}") from exc
+        if is_unreachable(exc):
+            raise LedgerUnavailableError(
+                f"Cannot open the query ledger at {where} — ledger unavailable ({short_reason(exc)}). "
+                "Start the database or fix DATABASE_URL."
+            ) from exc
+        raise StoreError(f"Cannot open the query ledger at {where}: {short_reason(exc)}") from exc
     return engine, applied
-
-
-@dataclass(frozen=True)
-class MessageLink:
-    """The Slack message ``(channel, message_ts)`` carries answer ``answer_id`` (queued like answers)."""
-
-    answer_id: str
-    channel: str
-    message_ts: str
 
 
 class QueryLedger:
@@ -97,24 +112,46 @@ class QueryLedger:
         privacy: Privacy | str = Privacy.FULL,
         listeners: Sequence[object] = (),
         clock: Callable[[], datetime] = utcnow,
+        spill_path: Path | None = None,
+        buffer_size: int = 10_000,
+        retry_interval: float = 1.0,
     ) -> None:
+        """``spill_path``: where writes go when the database is away and ``buffer_size`` writes already wait."""
         self.url = url
+        self.where = make_url(url).render_as_string()  # password masked
         self.prices = prices or PriceTable()
         self.privacy = Privacy.parse(privacy) if isinstance(privacy, str) else privacy
-        self.listeners = Observers.of(listeners)  # told about each stored vote (the process's one Observers list)
+        self.listeners = Observers.of(listeners)  # told about each vote (the process's one Observers list)
         self.clock = clock
-        self._lock = threading.Lock()
-        self.write_errors = 0
-        self._pending: queue.Queue[tuple[Answer, AskContext] | MessageLink | None] = queue.Queue()
+        # What this process wrote last, so reactions still resolve to answers (and votes) while the database is away.
+        self._recent_links: RecentEntries[tuple[str, str], str] = RecentEntries(RECENT_ENTRIES)
+        self._recent_votes: RecentEntries[tuple[str, str], int] = RecentEntries(RECENT_ENTRIES)
         self.engine, self.applied_migrations = open_ledger_engine(url)
-        self._writer = threading.Thread(target=self._write_answers, name="ledger-writer", daemon=True)
-        self._writer.start()
+        self.writer = LedgerWriter(
+            self.engine,
+            apply_writes,
+            where=self.where,
+            spill_path=spill_path,
+            capacity=buffer_size,
+            retry_interval=retry_interval,
+        )
+
+    @property
+    def available(self) -> bool:
+        """False while the database is unreachable (writes wait; reads raise LedgerUnavailableError)."""
+        return self.writer.available
+
+    @property
+    def write_errors(self) -> int:
+        """Writes the database refused for their content, or dropped for want of a spill file."""
+        return self.writer.rejected + self.writer.dropped
 
     # -- answers -------------------------------------------------------------------------------------------------
 
     def record_answer(self, answer: Answer, context: AskContext) -> None:
-        """Queue the answer; the writer thread turns it into rows and writes it (the answer path never waits)."""
-        self._pending.put((answer, context))
+        """Queue the answer's rows; the writer thread writes them (the answer path never waits)."""
+        row, calls = self._rows(answer, context)
+        self.writer.submit(LedgerWrite("answer", {"answer": row, "calls": calls}))
 
     def _rows(self, answer: Answer, context: AskContext) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         at = utc(answer.created_at or self.clock())
@@ -170,7 +207,7 @@ class QueryLedger:
 
     def answer(self, answer_id: str) -> dict[str, Any] | None:
         """The stored row of one answer (for tests, the dashboard and support)."""
-        with self._connect() as conn:
+        with self._reading() as conn:
             row = conn.execute(select(answers).where(answers.c.id == answer_id)).mappings().first()
             if row is None:
                 return None
@@ -190,82 +227,66 @@ class QueryLedger:
         self.listeners.append(listener)
 
     def link_message(self, answer_id: str, channel: str, message_ts: str) -> None:
-        """Queue the link (written after the answer it names, by the writer thread): the reply never waits on it."""
-        self._pending.put(MessageLink(answer_id, channel, message_ts))
-
-    @staticmethod
-    def _write_link(conn: Connection, link: MessageLink) -> None:
-        key = and_(answer_messages.c.channel == link.channel, answer_messages.c.message_ts == link.message_ts)
-        if conn.execute(select(answer_messages.c.answer_id).where(key)).first() is None:
-            conn.execute(
-                answer_messages.insert().values(
-                    channel=link.channel, message_ts=link.message_ts, answer_id=link.answer_id
-                )
-            )
-        else:
-            conn.execute(answer_messages.update().where(key).values(answer_id=link.answer_id))
+        """Queue the link. The most recent links are also kept in memory, so a vote on a recent answer counts even
+        while the database is away (and before the link is written)."""
+        self._recent_links.put((channel, message_ts), answer_id)
+        self.writer.submit(LedgerWrite("link", {"channel": channel, "message_ts": message_ts, "answer_id": answer_id}))
 
     def answer_for_message(self, channel: str, message_ts: str) -> str | None:
+        recent = self._recent_links.get((channel, message_ts))
+        if recent is not None:
+            return recent
         key = and_(answer_messages.c.channel == channel, answer_messages.c.message_ts == message_ts)
-        with self._connect() as conn:
+        with self._reading() as conn:
             found: str | None = conn.execute(select(answer_messages.c.answer_id).where(key)).scalar()
             return found
 
     def record_vote(self, vote: Vote) -> None:
-        """One row per (answer, user): the latest vote wins; value 0 marks the row retracted."""
+        """Queue the vote (one row per (answer, user): the latest wins; value 0 retracts), then tell the listeners."""
         if vote.value not in (-1, 0, 1):
             raise ValueError(f"a vote is +1, -1 or 0 (retract), not {vote.value!r}")
-        for attempt in range(2):
-            try:
-                self._upsert_vote(vote)
-                break
-            except IntegrityError:  # another replica inserted the same (answer, user) first: update instead
-                if attempt:
-                    raise
-        self.listeners.vote(vote)  # a failing observer never loses a stored vote
-
-    def _upsert_vote(self, vote: Vote) -> None:
-        key = and_(votes.c.answer_id == vote.answer_id, votes.c.user_id == vote.user)
-        with self._begin() as conn:
-            existing = conn.execute(select(votes.c.value).where(key)).first()
-            if existing is None:
-                if vote.value == 0:
-                    return
-                conn.execute(
-                    votes.insert().values(
-                        answer_id=vote.answer_id, user_id=vote.user, value=vote.value, at=utc(vote.at), retracted=False
-                    )
-                )
-            elif vote.value == 0:
-                conn.execute(votes.update().where(key).values(retracted=True, at=utc(vote.at)))
-            else:
-                conn.execute(votes.update().where(key).values(value=vote.value, retracted=False, at=utc(vote.at)))
+        self.writer.submit(
+            LedgerWrite(
+                "vote", {"answer_id": vote.answer_id, "user_id": vote.user, "value": vote.value, "at": utc(vote.at)}
+            )
+        )
+        self._recent_votes.put((vote.answer_id, vote.user), vote.value)
+        self.listeners.vote(vote)  # a failing observer never loses a queued vote
 
     def votes(self, answer_id: str) -> dict[str, int]:
+        """user -> current vote. While the database is away: the votes this process recorded recently, if any."""
         query = select(votes.c.user_id, votes.c.value).where(
             votes.c.answer_id == answer_id, votes.c.retracted.is_(False)
         )
-        with self._connect() as conn:
-            return {user: int(value) for user, value in conn.execute(query)}
+        try:
+            with self._reading() as conn:
+                return {user: int(value) for user, value in conn.execute(query)}
+        except LedgerUnavailableError:
+            known = {user: value for (answer, user), value in self._recent_votes.items() if answer == answer_id}
+            if not known:
+                raise
+            return {user: value for user, value in known.items() if value != 0}
 
     # -- refresh runs, job runs, digests -------------------------------------------------------------------------
 
     def record_refresh(self, result: RefreshResult, *, started_at: datetime, error: str | None = None) -> None:
-        with self._begin() as conn:
-            conn.execute(
-                refresh_runs.insert().values(
-                    source=result.source,
-                    started_at=utc(started_at),
-                    finished_at=self.clock(),
-                    ok=error is None,
-                    error=scrub_secrets(error) if error else None,
-                    result=result.to_json(),
-                )  # fmt: skip
+        self.writer.submit(
+            LedgerWrite(
+                "refresh",
+                {
+                    "source": result.source,
+                    "started_at": utc(started_at),
+                    "finished_at": self.clock(),
+                    "ok": error is None,
+                    "error": scrub_secrets(error) if error else None,
+                    "result": result.to_json(),
+                },
             )
+        )
 
     def refresh_runs(self, limit: int = 20) -> list[dict[str, Any]]:
         query = select(refresh_runs).order_by(refresh_runs.c.started_at.desc(), refresh_runs.c.id.desc()).limit(limit)
-        with self._connect() as conn:
+        with self._reading() as conn:
             return [_with_utc(dict(row)) for row in conn.execute(query).mappings()]
 
     def record_job_run(
@@ -278,17 +299,19 @@ class QueryLedger:
         error: str | None = None,
         detail: dict[str, Any] | None = None,
     ) -> None:
-        with self._begin() as conn:
-            conn.execute(
-                job_runs.insert().values(
-                    job=job,
-                    started_at=utc(started_at),
-                    finished_at=utc(finished_at) if finished_at else None,
-                    ok=ok,
-                    error=scrub_secrets(error) if error else None,
-                    detail=detail or {},
-                )  # fmt: skip
+        self.writer.submit(
+            LedgerWrite(
+                "job_run",
+                {
+                    "job": job,
+                    "started_at": utc(started_at),
+                    "finished_at": utc(finished_at) if finished_at else None,
+                    "ok": ok,
+                    "error": scrub_secrets(error) if error else None,
+                    "detail": detail or {},
+                },
             )
+        )
 
     def record_job_failure(self, job: str, error: str, at: datetime) -> None:
         self.record_job_run(job, started_at=at, finished_at=at, ok=False, error=error)
@@ -297,7 +320,7 @@ class QueryLedger:
         query = select(job_runs).order_by(job_runs.c.started_at.desc(), job_runs.c.id.desc()).limit(limit)
         if job is not None:
             query = query.where(job_runs.c.job == job)
-        with self._connect() as conn:
+        with self._reading() as conn:
             return [_with_utc(dict(row)) for row in conn.execute(query).mappings()]
 
     def refresh_runs_between(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
@@ -307,7 +330,7 @@ class QueryLedger:
             .where(refresh_runs.c.started_at >= utc(since), refresh_runs.c.started_at < utc(until))
             .order_by(refresh_runs.c.started_at, refresh_runs.c.id)
         )
-        with self._connect() as conn:
+        with self._reading() as conn:
             return [{**row, "started_at": utc(row["started_at"])} for row in conn.execute(query).mappings()]
 
     def job_failures_between(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
@@ -317,20 +340,28 @@ class QueryLedger:
             .where(job_runs.c.ok.is_(False), job_runs.c.started_at >= utc(since), job_runs.c.started_at < utc(until))
             .order_by(job_runs.c.started_at, job_runs.c.id)
         )
-        with self._connect() as conn:
+        with self._reading() as conn:
             return [{**row, "started_at": utc(row["started_at"])} for row in conn.execute(query).mappings()]
 
     def record_digest_post(self, week: str, channel: str, ts: str | None) -> None:
-        """Remember that the digest for ``week`` (e.g. ``2025-W07``) was posted; a second post is refused."""
+        """Remember that the digest for ``week`` (e.g. ``2025-W07``) was posted; a second post is refused.
+
+        Written at once (the refusal needs the database); queued like every other write when it is unreachable.
+        """
+        row = {"week": week, "channel": channel, "message_ts": ts, "posted_at": self.clock()}
+        self.writer.flush(READ_FLUSH_TIMEOUT)
         try:
-            with self._begin() as conn:
-                conn.execute(digest_posts.insert().values(week=week, channel=channel, message_ts=ts,
-                                                          posted_at=self.clock()))  # fmt: skip
+            with self.engine.begin() as conn:
+                conn.execute(digest_posts.insert().values(**row))
         except IntegrityError as exc:
             raise StoreError(f"The digest for {week} was already posted") from exc
+        except SQLAlchemyError as exc:
+            if not is_unreachable(exc):
+                raise
+            self.writer.submit(LedgerWrite("digest_post", row))
 
     def digest_posted(self, week: str) -> bool:
-        with self._connect() as conn:
+        with self._reading() as conn:
             return conn.execute(select(func.count()).where(digest_posts.c.week == week)).scalar_one() > 0
 
     # -- queries ---------------------------------------------------------------------------------------------------
@@ -338,18 +369,18 @@ class QueryLedger:
     def citations_by_doc(self, since: datetime, until: datetime | None = None) -> dict[str, int]:
         """doc_id -> how many answers in the window cited it."""
         counts: Counter[str] = Counter()
-        with self._connect() as conn:
+        with self._reading() as conn:
             for (sources,) in conn.execute(select(answers.c.sources).where(*self._window(since, until))):
                 counts.update({s["doc_id"] for s in sources if s.get("cited")})
         return dict(counts.most_common())
 
     def slack_answers_citing(self, doc_ids: Sequence[str], since: datetime, until: datetime) -> list[CitingAnswer]:
         """Answers given in a Slack thread in ``[since, until)`` that cited any of ``doc_ids`` (change notices)."""
-        with self._connect() as conn:
+        with self._reading() as conn:
             return slack_answers_citing(conn, doc_ids, since, until)
 
     def stats(self, since: datetime, until: datetime | None = None) -> LedgerStats:
-        with self._connect() as conn:
+        with self._reading() as conn:
             return compute_stats(conn, utc(since), utc(until or self.clock()))
 
     def _window(self, since: datetime, until: datetime | None) -> list[Any]:
@@ -358,58 +389,62 @@ class QueryLedger:
             clauses.append(answers.c.created_at < utc(until))
         return clauses
 
-    # -- the writer ------------------------------------------------------------------------------------------------
+    # -- reading and closing --------------------------------------------------------------------------------------
 
-    def _write_answers(self) -> None:
-        """Write queued answers and message links in batches (one transaction per batch; a batch's answers before its
-        links, so a link never precedes its answer) until close() sends the stop marker."""
-        while True:
-            batch = [self._pending.get()]
-            while len(batch) < 200:
-                try:
-                    batch.append(self._pending.get_nowait())
-                except queue.Empty:
-                    break
-            items = [item for item in batch if item is not None]
-            links = [item for item in items if isinstance(item, MessageLink)]
-            try:
-                rows = [self._rows(*item) for item in items if not isinstance(item, MessageLink)]
-                if rows or links:
-                    with self.engine.begin() as conn:
-                        if rows:
-                            conn.execute(answers.insert(), [row for row, _ in rows])
-                        calls = [call for _, row_calls in rows for call in row_calls]
-                        if calls:
-                            conn.execute(provider_calls.insert(), calls)
-                        for link in links:
-                            self._write_link(conn, link)
-            except Exception:
-                self.write_errors += len(items)
-                log.exception("query ledger: %d answers could not be written", len(items))
-            finally:
-                for _ in batch:
-                    self._pending.task_done()
-            if len(items) < len(batch):
-                return
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every write so far is in the database (False at once while it is unreachable)."""
+        return self.writer.flush(timeout)
 
-    def flush(self) -> None:
-        """Wait until every answer recorded so far is in the database (reads do this first)."""
-        self._pending.join()
-
-    def _begin(self) -> Any:
-        self.flush()
-        return self.engine.begin()
-
-    def _connect(self) -> Any:
-        self.flush()
-        return self.engine.connect()
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        """A connection that sees every earlier write; LedgerUnavailableError while the database is unreachable."""
+        self.writer.flush(READ_FLUSH_TIMEOUT)
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            if is_unreachable(exc):
+                raise LedgerUnavailableError(
+                    f"Ledger unavailable: cannot read the query ledger at {self.where} ({short_reason(exc)}). "
+                    "Answers still go out; their records are written when the database is back."
+                ) from exc
+            raise
 
     def close(self) -> None:
-        if self._writer.is_alive():
-            self._pending.put(None)
-            self._writer.join(timeout=30)
+        """Write what is queued (or spill it when the database is away), then release the connections."""
+        self.writer.close()
         self.engine.dispose()
+
+
+class RecentEntries(Generic[K, V]):
+    """The ``size`` most recently put entries (thread-safe)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            return self._entries.get(key)
+
+    def items(self) -> list[tuple[K, V]]:
+        with self._lock:
+            return list(self._entries.items())
 
 
 def _with_utc(row: dict[str, Any]) -> dict[str, Any]:
     return {key: utc(value) if isinstance(value, datetime) else value for key, value in row.items()}
+
+
+def table_counts(conn: Connection) -> dict[str, int]:
+    """Rows per ledger table (diagnostics)."""
+    tables = (answers, provider_calls, answer_messages, votes, refresh_runs, digest_posts, job_runs)
+    return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one() for t in tables}

@@ -8,7 +8,10 @@
   replaces the earlier score; a retracted vote re-sends that score with value 0 and the comment ``retracted``.
 * Nothing runs on the answer path but a queue put: spans are built on this recorder's worker thread and exported
   by the SDK's background thread, so a slow or unreachable Langfuse never delays an answer. Failed exports are
-  logged and counted (``on_export_error``); answers arriving while the queue is full are dropped and counted too.
+  counted (``on_export_error``) and logged once per outage (one warning, not one per retry: the OTLP exporter's own
+  retry messages go to debug); answers arriving while the queue is full are dropped and counted too.
+* ``close()`` sends what is queued but waits at most ``close_timeout`` seconds (1 s): a down or silent Langfuse
+  never holds up the end of a CLI command or a shutdown.
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ SCORE_NAME = "user_feedback"
 OTLP_PATH = "/api/public/otel/v1/traces"
 QUEUE_SIZE = 2000
 RETRIEVED_IN_TRACE = 10  # top hits listed on the retrieve observation (the ledger keeps them all)
+CLOSE_TIMEOUT = 1.0  # seconds close() may spend sending the last traces
+OTLP_LOGGER = "opentelemetry.exporter.otlp.proto.http.trace_exporter"
 _STOP = object()
 _USAGE_KEYS = {"input_tokens": "input", "output_tokens": "output"}
 
@@ -63,27 +68,52 @@ def score_id_for(answer_id: str, user: str) -> str:
     return hashlib.sha256(f"{answer_id}\x00{user}".encode()).hexdigest()[:32]
 
 
-class CountingExporter(SpanExporter):
-    """Passes spans on to ``inner``; logs and counts failed exports instead of raising."""
+class OtlpRetryLogsToDebug(logging.Filter):
+    """The OTLP exporter logs each retry and failure (with the endpoint) at WARNING/ERROR, several per outage; the
+    recorder reports an outage once itself, so these go to this module's debug log instead."""
 
-    def __init__(self, inner: SpanExporter, on_error: Callable[[int], None]) -> None:
+    def filter(self, record: logging.LogRecord) -> bool:
+        log.debug("OTLP exporter: %s", record.getMessage())
+        return False
+
+
+def quiet_otlp_retry_logs() -> None:
+    exporter_log = logging.getLogger(OTLP_LOGGER)
+    if not any(isinstance(f, OtlpRetryLogsToDebug) for f in exporter_log.filters):
+        exporter_log.addFilter(OtlpRetryLogsToDebug())
+
+
+class CountingExporter(SpanExporter):
+    """Passes spans on to ``inner``; counts failed exports and logs one warning per outage instead of raising."""
+
+    def __init__(self, inner: SpanExporter, on_error: Callable[[int], None], *, where: str = "Langfuse") -> None:
         self.inner = inner
         self.on_error = on_error
+        self.where = where
         self.failures = 0
+        self.reachable = True  # False from a failed export until the next one that succeeds
+        self.quiet = False  # set when close() gave up waiting: nothing more is logged
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         try:
             result = self.inner.export(spans)
         except Exception:
-            log.exception("Langfuse export raised")
+            log.debug("Langfuse export raised", exc_info=True)
             result = SpanExportResult.FAILURE
-        if result is not SpanExportResult.SUCCESS:
-            self.failures += 1
-            log.warning("Langfuse export failed: %d spans dropped", len(spans))
-            try:
-                self.on_error(len(spans))
-            except Exception:
-                log.exception("export error callback failed")
+        if result is SpanExportResult.SUCCESS:
+            if not self.reachable and not self.quiet:
+                log.info("Langfuse at %s is back", self.where)
+            self.reachable = True
+            return result
+        self.failures += 1
+        if self.reachable and not self.quiet:
+            log.warning("Langfuse at %s unreachable: traces are dropped (and counted) until it is back", self.where)
+        self.reachable = False
+        log.debug("Langfuse export failed: %d spans dropped", len(spans))
+        try:
+            self.on_error(len(spans))
+        except Exception:
+            log.debug("export error callback failed", exc_info=True)
         return result
 
     def shutdown(self) -> None:
@@ -115,8 +145,11 @@ class LangfuseRecorder:
         timeout_seconds: int = 5,
         flush_interval: float | None = None,
         environment: str | None = None,
+        close_timeout: float = CLOSE_TIMEOUT,
     ) -> None:
         host = host.rstrip("/")
+        self.host = host
+        self.close_timeout = close_timeout
         self.privacy = privacy
         self.prices = prices or PriceTable()
         self.exporter = CountingExporter(
@@ -131,9 +164,12 @@ class LangfuseRecorder:
                 compression=Compression.Gzip,
             ),
             on_export_error or (lambda n: None),
+            where=host,
         )
-        # A private provider: never the process-global one, so other OTel users are not affected.
-        self.provider = TracerProvider()
+        quiet_otlp_retry_logs()
+        # A private provider: never the process-global one, so other OTel users are not affected. close() shuts it
+        # down (bounded); no exit hook of its own, which would wait for an unreachable Langfuse at exit.
+        self.provider = TracerProvider(shutdown_on_exit=False)
         self.client = Langfuse(
             public_key=public_key,
             secret_key=secret_key,
@@ -282,10 +318,30 @@ class LangfuseRecorder:
         self._queue.join()
         self.client.flush()
 
-    def close(self) -> None:
-        """Flush what is queued and stop the background threads (call on shutdown)."""
+    def close(self) -> bool:
+        """Send what is queued and stop the background threads, waiting at most ``close_timeout`` seconds.
+
+        Returns False when Langfuse did not take everything in time: the rest is dropped with one warning (unless
+        the outage was already reported), so a down or silent Langfuse never holds up exit.
+        """
+        closer = threading.Thread(target=self._shut_down, name="langfuse-close", daemon=True)
+        closer.start()
+        closer.join(self.close_timeout)
+        if not closer.is_alive():
+            return True
+        if self.exporter.reachable:
+            log.warning(
+                "Langfuse at %s did not take the last traces within %gs; they are dropped",
+                self.host,
+                self.close_timeout,
+            )
+        self.exporter.quiet = True
+        self.exporter.shutdown()  # ends the exporter's retry waits; the daemon threads end with the process
+        return False
+
+    def _shut_down(self) -> None:
         self._queue.put(_STOP)
-        self._worker.join(timeout=30)
+        self._worker.join()
         try:
             self.client.shutdown()
         finally:

@@ -60,6 +60,7 @@ class AnswerMetrics:
             self.errors.inc()
         self.cache_event("hit", n=answer.cache.get("hits", 0))
         self.cache_event("miss", n=answer.cache.get("misses", 0))
+        self.cache_event("outage", n=answer.cache.get("outages", 0))  # lookups made while the cache was down
 
     def on_vote(self, vote: Vote) -> None:
         self.feedback.labels(vote={1: "up", -1: "down"}.get(vote.value, "retracted")).inc()

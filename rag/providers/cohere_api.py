@@ -2,9 +2,11 @@
 
 The SDK would retry 429/5xx by itself (``max_retries`` defaults to 2, with its own waits); we switch that off
 (``max_retries=0``) so that exactly one place owns retries and the total ``deadline`` holds: 429, 408, 5xx and
-network errors are retried with exponential backoff (honouring ``Retry-After``) until the deadline, then
-:class:`~rag.errors.ProviderUnavailableError`. A rejected key raises :class:`~rag.errors.ProviderAuthError` naming
-``COHERE_API_KEY``. Error messages never contain the key.
+network errors (refused, DNS, timeouts) are retried with exponential backoff (honouring ``Retry-After``) until the
+deadline, then :class:`~rag.errors.ProviderUnavailableError`. Inside an answer, every call also stops at the
+answer's shared budget (:mod:`rag.providers.deadline`), so embed + rerank + chat together fit in one deadline.
+Statuses a retry cannot fix (400, 402, 404, 422, ...) fail at once; a rejected key (401, 403, 498) raises
+:class:`~rag.errors.ProviderAuthError` naming ``COHERE_API_KEY``. Error messages never contain the key.
 """
 
 from __future__ import annotations
@@ -22,12 +24,15 @@ from cohere.core.api_error import ApiError
 from cohere.core.request_options import RequestOptions
 
 from rag.errors import ProviderAuthError, ProviderError, ProviderUnavailableError
+from rag.providers.deadline import budget_left
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 AUTH_HINT = "Cohere rejected the API key — check COHERE_API_KEY"
-RETRYABLE_STATUS = frozenset({408, 409, 429, 498, 499, 500, 502, 503, 504})
+REJECTED_KEY_STATUS = frozenset({401, 403, 498})  # 498: Cohere's "invalid token"
+RETRYABLE_STATUS = frozenset({408, 409, 429, 499, 500, 502, 503, 504})  # anything else cannot succeed on retry
+KEY_CHECK_TIMEOUT = 5.0  # seconds: the start-up key check never holds start-up longer than this
 
 
 @dataclass(frozen=True)
@@ -66,17 +71,21 @@ class CohereAPI:
         )
 
     def call(self, operation: str, request: Callable[[RequestOptions], T]) -> T:
-        """Run ``request`` (given per-attempt request options) under the retry policy."""
+        """Run ``request`` (given per-attempt request options) under the retry policy and the answer's budget."""
         started = time.monotonic()
         attempt = 0
+        reason = "no time left in the answer's deadline"
+        reserve = min(1.0, self._time_left(started) / 4)  # kept for the attempt that follows a wait
         while True:
-            remaining = self.policy.deadline - (time.monotonic() - started)
+            remaining = self._time_left(started)
+            if remaining <= 0:
+                raise self._unavailable(operation, reason, attempt, started)
             options: RequestOptions = {"timeout": max(0.1, min(self.policy.timeout, remaining)), "max_retries": 0}
             try:
                 return request(options)
             except ApiError as exc:
                 status = exc.status_code or 0
-                if status in (401, 403):
+                if status in REJECTED_KEY_STATUS:
                     raise ProviderAuthError(AUTH_HINT) from None
                 if status not in RETRYABLE_STATUS:
                     raise ProviderError(f"Cohere {operation} failed: HTTP {status}: {_message(exc.body)}") from None
@@ -89,21 +98,54 @@ class CohereAPI:
             if wait is None:
                 wait = min(self.policy.max_backoff, self.policy.backoff * 2 ** (attempt - 1))
                 wait *= 1 + (random.random() - 0.5) * 0.4
-            elapsed = time.monotonic() - started
-            reserve = min(1.0, self.policy.deadline / 4)  # kept for the attempt that follows a wait
-            room = self.policy.deadline - elapsed - reserve
-            wait = min(wait, room)
+            room = self._time_left(started) - reserve
             if room <= 0:
-                raise ProviderUnavailableError(
-                    f"Cohere {operation} unavailable: {reason} after {attempt} attempt(s) in {elapsed:.1f}s "
-                    f"(deadline {self.policy.deadline:g}s)"
-                )
+                raise self._unavailable(operation, reason, attempt, started)
+            wait = min(wait, room)
             log.info("cohere %s: %s, retrying in %.2fs (attempt %d)", operation, reason, wait, attempt + 1)
             self._sleep(wait)
 
-    def check_key(self) -> None:
-        """Fail fast at start-up when the key is wrong: one free call (``GET /v1/models``) that needs a valid key."""
-        self.call("check key", lambda options: self.client.models.list(page_size=1, request_options=options))
+    def _time_left(self, started: float) -> float:
+        """Seconds left for this call: its own deadline, cut to the answer's budget when there is one."""
+        left = self.policy.deadline - (time.monotonic() - started)
+        budget = budget_left()
+        return left if budget is None else min(left, budget)
+
+    def _unavailable(self, operation: str, reason: str, attempts: int, started: float) -> ProviderUnavailableError:
+        return ProviderUnavailableError(
+            f"Cohere {operation} unavailable: {reason} after {attempts} attempt(s) in "
+            f"{time.monotonic() - started:.1f}s (deadline {self.policy.deadline:g}s)"
+        )
+
+    def check_key(self) -> bool:
+        """Stop at start-up when Cohere rejects the key (:class:`ProviderAuthError`); never wait for an outage.
+
+        One free call (``GET /v1/models``) with a short timeout and no retries. When Cohere cannot be reached
+        (refused, DNS, no reply, 5xx) it logs one warning and returns False: start-up goes on, and answers fall back
+        to the sources until Cohere is back. Returns True when the key was accepted.
+        """
+        timeout = min(self.policy.timeout, self.policy.deadline, KEY_CHECK_TIMEOUT)
+        options: RequestOptions = {"timeout": timeout, "max_retries": 0}
+        try:
+            self.client.models.list(page_size=1, request_options=options)
+        except ApiError as exc:
+            status = exc.status_code or 0
+            if status in REJECTED_KEY_STATUS:
+                raise ProviderAuthError(AUTH_HINT) from None
+            log.warning("Cohere key check skipped: HTTP %d from %s; going on without it", status, self._where)
+            return False
+        except httpx.TransportError as exc:
+            log.warning(
+                "Cohere is unreachable at %s (%s); going on — answers list the sources until it is back",
+                self._where,
+                type(exc).__name__,
+            )
+            return False
+        return True
+
+    @property
+    def _where(self) -> str:
+        return self.base_url or "https://api.cohere.com"
 
     def close(self) -> None:
         self.client._client_wrapper.httpx_client.httpx_client.close()

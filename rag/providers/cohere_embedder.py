@@ -15,13 +15,21 @@ from rag.providers.embedding import Embedder, EmbeddingBatch, normalise_rows
 from rag.providers.generation import Reranked
 
 MAX_TEXTS_PER_CALL = 96  # Cohere's limit for one /v2/embed call
+DEFAULT_DIMENSIONS = {  # the models' documented default output dimension: no start-up call needed to learn it
+    "embed-v4.0": 1536,
+    "embed-english-v3.0": 1024,
+    "embed-multilingual-v3.0": 1024,
+    "embed-english-light-v3.0": 384,
+    "embed-multilingual-light-v3.0": 384,
+}
 
 
 class CohereEmbedder(Embedder):
     """``embed-v4.0`` (configurable) float embeddings; documents and queries use their own ``input_type``.
 
     ``dimension``: ask for this ``output_dimension`` (embed-v4.0: 256, 512, 1024 or 1536); ``None`` keeps the
-    model's default and discovers it with one probe call.
+    model's default, known for Cohere's models (so start-up makes no call) and discovered with one probe call for
+    any other.
     """
 
     provider = "cohere"
@@ -32,7 +40,8 @@ class CohereEmbedder(Embedder):
         self.model = model
         self.id = f"cohere/{model}"
         self._output_dimension = dimension
-        self.dimension = dimension if dimension is not None else self._discover_dimension()
+        known = DEFAULT_DIMENSIONS.get(model)
+        self.dimension = dimension if dimension is not None else known or self._discover_dimension()
 
     def _discover_dimension(self) -> int:
         probe = self._call(["dimension probe"], InputType.QUERY)

@@ -20,6 +20,7 @@ class EmbeddingBatch:
     calls: list[ProviderCall] = field(default_factory=list)
     cache_hits: int = 0
     cache_misses: int = 0
+    cache_outages: int = 0  # lookups that bypassed the cache because it was down
 
 
 class Embedder(ABC):
@@ -54,6 +55,7 @@ class Embedder(ABC):
             total.calls.extend(batch.calls)
             total.cache_hits += batch.cache_hits
             total.cache_misses += batch.cache_misses
+            total.cache_outages += batch.cache_outages
         return total
 
     def embed_query(self, text: str) -> EmbeddingBatch:

@@ -3,8 +3,9 @@
 Keys are ``bestbefore:emb:v1:<embedder id>:<input type>:<sha256(text)>`` so a different model or input type can
 never return a wrong vector; values are the raw float32 bytes of one vector. Lookups for a batch are one MGET,
 writes one pipeline of ``SET ... EX``. Redis being down or slow never fails an embedding: the cache is bypassed
-(with a short socket timeout and a pause before the next attempt), a warning is logged once per outage, and
-``stats.outages`` / ``stats.errors`` count what happened.
+(with a short socket timeout and a pause before the next attempt), a warning is logged once per outage,
+``stats.outages`` / ``stats.errors`` count what happened, and each lookup made while the cache is down is reported
+in ``EmbeddingBatch.cache_outages`` (the answer's ``cache["outages"]``, counted by the metrics as cache outage events).
 """
 
 from __future__ import annotations
@@ -220,6 +221,7 @@ class CachedEmbedder(Embedder):
             return self.inner.embed(texts, input_type=input_type)
         keys = [cache_key(self.id, input_type, text) for text in texts]
         found = self.cache.get_many(keys)
+        bypassed = not self.cache.stats.available  # the lookup found the cache down: every key is a miss
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         missing: dict[str, list[int]] = {}  # key -> rows (duplicates in one call are embedded once)
         for row, (key, data) in enumerate(zip(keys, found, strict=True)):
@@ -229,7 +231,9 @@ class CachedEmbedder(Embedder):
             else:
                 out[row] = vector
         hits = len(texts) - sum(len(rows) for rows in missing.values())
-        result = EmbeddingBatch(vectors=out, cache_hits=hits, cache_misses=len(texts) - hits)
+        result = EmbeddingBatch(
+            vectors=out, cache_hits=hits, cache_misses=len(texts) - hits, cache_outages=int(bypassed)
+        )
         if missing:
             firsts = [rows[0] for rows in missing.values()]
             fresh = self.inner.embed([texts[row] for row in firsts], input_type=input_type)

@@ -71,7 +71,7 @@ def build_index(services: Services) -> None:
 
 
 class RecordingRecorder:
-    """An ``AnswerRecorder`` that keeps what the pipeline saw (question, context) for assertions."""
+    """An answer observer (:mod:`rag.observers`) that keeps what the pipeline saw (question, context) for assertions."""
 
     def __init__(self) -> None:
         self.seen: list[tuple[Answer, AskContext]] = []
@@ -185,7 +185,8 @@ def make_settings(home: Path, fake: FakeSlack, *, embedder: str = "hashing", red
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         bestbefore_home=home, slack_bot_token=BOT_TOKEN, slack_signing_secret=SECRET, slack_api_url=fake.url,
-        redis_url=redis_url, database_url=database_url, app=config,
+        redis_url=redis_url, app=config,
+        **({"database_url": database_url} if database_url else {}),  # else DATABASE_URL from the environment
     )  # fmt: skip
 
 

@@ -112,7 +112,19 @@ class FakeWeaviate:
                 name = body["class"]
                 if name in self.collections:
                     return 422, {"error": [{"message": f"class name {name!r} already exists"}]}
+                for prop in body.get("properties", []):
+                    _fill_property_defaults(prop)
+                for vector in (body.get("vectorConfig") or {}).values():
+                    index_config = vector.setdefault("vectorIndexConfig", {})
+                    for key, value in HNSW_DEFAULTS.items():
+                        index_config.setdefault(key, value)
                 self.collections[name] = FakeCollection(schema=body)
+                return 200, body
+            added = re.fullmatch(r"/v1/schema/([A-Za-z0-9_]+)/properties", path)
+            if added and method == "POST" and added.group(1) in self.collections:
+                self.collections[added.group(1)].schema.setdefault("properties", []).append(
+                    _fill_property_defaults(body)
+                )
                 return 200, body
             match = re.fullmatch(r"/v1/schema/([A-Za-z0-9_]+)", path)
             if match and method == "GET":
@@ -510,3 +522,21 @@ class FakeWeaviateServer:
         self.grpc.stop(grace=None)
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+HNSW_DEFAULTS: dict[str, Any] = {
+    "cleanupIntervalSeconds": 300, "distance": "cosine", "dynamicEfMin": 100, "dynamicEfMax": 500,
+    "dynamicEfFactor": 8, "ef": -1, "efConstruction": 128, "flatSearchCutoff": 40000, "maxConnections": 32,
+    "skip": False, "vectorCacheMaxObjects": 1000000000000,
+}  # fmt: skip
+
+
+def _fill_property_defaults(prop: dict[str, Any]) -> dict[str, Any]:
+    """What Weaviate fills in for a property created without index settings (the client's schema parser needs it)."""
+    text = prop.get("dataType", [""])[0] in ("text", "text[]")
+    prop.setdefault("indexFilterable", True)
+    prop.setdefault("indexSearchable", text)
+    prop.setdefault("indexRangeFilters", False)
+    if text:
+        prop.setdefault("tokenization", "word")
+    return prop
