@@ -1,4 +1,4 @@
-"""``GET /metrics`` (Prometheus text) and ``GET /dashboard``: three charts (latency, cost, quality) on one page.
+"""``GET /metrics`` (Prometheus text) and ``GET /dashboard``: four panels (latency, cost, quality, freshness).
 
 The page is self-contained (inline SVG drawn by a few lines of JavaScript, no CDN) and reads
 ``GET /dashboard/data?window=7d`` (the ledger's :class:`rag.ledger.stats.LedgerStats` as JSON). The dashboard and
@@ -21,6 +21,8 @@ from starlette.routing import Route
 from bestbefore.dashboard_auth import login_routes, refusal
 from bestbefore.dashboard_page import PAGE
 from bestbefore.services import Services
+from jobs.freshness import freshness_panel
+from jobs.watchdog import CITATION_WINDOW
 from rag.durations import parse_duration
 from rag.errors import LedgerUnavailableError
 from rag.observability.metrics import CONTENT_TYPE
@@ -30,13 +32,16 @@ LEDGER_UNAVAILABLE = "ledger unavailable — the figures are back when the datab
 
 
 def dashboard_data(services: Services, window: str, *, now: datetime | None = None) -> dict[str, Any]:
-    """The figures behind the three charts for the last ``window`` (e.g. ``7d``)."""
+    """The figures behind the four panels for the last ``window`` (e.g. ``7d``)."""
     span = parse_duration(window)
     if span.days > MAX_WINDOW_DAYS or span.total_seconds() <= 0:
         raise ValueError(f"window must be between 1s and {MAX_WINDOW_DAYS}d")
     until = now or datetime.now(UTC)
     stats = services.ledger.stats(until - span, until)
-    return {"window": window, **stats.to_json()}
+    docs = [d.meta for d in services.store.stored_docs().values()]
+    citations = services.ledger.citations_by_doc(until - CITATION_WINDOW, until)
+    freshness = freshness_panel(stats, docs, services.policy, citations, until)
+    return {"window": window, **stats.to_json(), "freshness": freshness}
 
 
 def dashboard_routes(services: Services) -> list[Route]:

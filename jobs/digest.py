@@ -153,6 +153,15 @@ def build_digest(
 
     q, pq = cur.quality, prev.quality
     figures = [
+        Figure(  # first: the share of answers that rested on fresh docs (#14)
+            "fresh_source_rate",
+            "Fresh-source rate",
+            "rate",
+            q.fresh_source_rate,
+            pq.fresh_source_rate,
+            "up",
+            note=f"of {q.with_sources} answers citing docs",
+        ),  # fmt: skip
         Figure("questions", "Questions", "count", cur.questions, prev.questions, "up"),
         Figure("unique_askers", "Unique askers", "count", cur.unique_askers, prev.unique_askers, "up"),
         Figure("latency_p50_ms", "Latency p50", "ms", pick(cur, "p50_ms"), pick(prev, "p50_ms"), "down"),

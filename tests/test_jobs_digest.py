@@ -158,3 +158,12 @@ def test_failed_chart_upload_keeps_the_digest_and_is_reported(deps: JobDeps, sla
     assert [f["job"] for f in failures] == ["digest-chart"] and "ratelimited" in failures[0]["error"]
     next_week = runs.compose_digest(deps, "2026-W48", POSTED_AT + timedelta(days=7))
     assert [f.job for f in next_week.failures] == ["digest-chart"]
+
+
+def test_the_fresh_source_rate_is_the_digests_first_line(deps: JobDeps) -> None:
+    """#14: of the week's 3 answers citing docs, 2 cited only docs within their threshold."""
+    digest = runs.compose_digest(deps, "2026-W47", POSTED_AT)
+    first = digest.figures[0]
+    assert first.key == "fresh_source_rate" and first.value == pytest.approx(2 / 3)
+    assert first.note == "of 3 answers citing docs" and first.previous is None  # week 46 cited nothing
+    assert digest.text().split("\n")[1] == "Fresh-source rate: 66.7% (of 3 answers citing docs) [no data last week]"
