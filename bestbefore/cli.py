@@ -155,10 +155,21 @@ def stale(
         str | None,
         typer.Option("--basis", help='"page" (its last change) or "passage" (when most of its text was written)'),
     ] = None,
+    suggest: Annotated[
+        bool, typer.Option("--suggest", help="Propose a threshold per path glob from how often those pages change")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Documents past their staleness threshold, oldest first."""
+    """Documents past their staleness threshold, oldest first (or, with --suggest, thresholds to start from)."""
     services = services_of(ctx)
+    if suggest:
+        found_suggestions = render.threshold_suggestions(services.settings.app.sources)
+        if as_json:
+            emit_json([s.to_json() for s in found_suggestions])
+        else:
+            console.print(render.suggestions_table(found_suggestions))
+            console.print(render.suggestions_toml(found_suggestions), markup=False, highlight=False, soft_wrap=True)
+        return
     chosen = basis or services.policy.basis
     if chosen not in ("page", "passage"):
         raise fail(BestBeforeError(f'--basis is "page" or "passage", not {chosen!r}'))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -10,8 +12,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from rag.answer.staleness import StalenessPolicy, StaleSource, oldest_passage, passage_note
+from rag.config import SourceConfig
 from rag.durations import human_age, human_span
 from rag.index.refresh import RefreshResult
+from rag.ingest.commit_history import ThresholdSuggestion, commit_history, suggest_thresholds
 from rag.models import Answer, DateWarning, SkippedFile, SourceRef, StoredDoc
 
 
@@ -179,3 +183,31 @@ def date_warnings_table(warnings: list[DateWarning]) -> Table:
     for item in warnings:
         table.add_row(escape(f"{item.source}:{item.path}"), escape(item.warning))
     return table
+
+
+def threshold_suggestions(sources: Sequence[SourceConfig]) -> list[ThresholdSuggestion]:
+    """``stale --suggest``: per source, one ``git log`` pass, one suggestion per path glob."""
+    found: list[ThresholdSuggestion] = []
+    for source in sources:
+        found += suggest_thresholds(source.name, commit_history(Path(source.path).expanduser()))
+    return found
+
+
+def suggestions_table(found: list[ThresholdSuggestion]) -> Table:
+    table = Table(
+        title="Suggested thresholds (twice the median interval between commits)",
+        title_justify="left",
+    )
+    for column in ("Path glob", "Files", "Intervals", "Median interval", "Suggested"):
+        table.add_column(column)
+    for item in found:
+        median = human_span(item.median_interval) if item.median_interval is not None else "–"
+        suggested = f"{item.suggested.days}d" if item.suggested else "not enough history"
+        table.add_row(escape(item.glob), str(item.files), str(item.intervals), median, suggested)
+    return table
+
+
+def suggestions_toml(found: list[ThresholdSuggestion]) -> str:
+    """The suggestions as a ``[staleness.paths]`` table to paste into bestbefore.toml."""
+    lines = [f'"{item.glob}" = "{item.suggested.days}d"' for item in found if item.suggested is not None]
+    return "\n".join(["[staleness.paths]", *lines]) if lines else "# not enough history for any suggestion"

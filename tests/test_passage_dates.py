@@ -233,3 +233,31 @@ def test_a_front_matter_review_date_wins_over_the_passage_basis() -> None:
     assert policy.check(reviewed, NOW, old_passage) is None  # a review vouches for the whole page
     assert policy.check(from_git, NOW, old_passage) is not None
     assert StalenessPolicy(default=timedelta(days=365)).check(from_git, NOW, old_passage) is None  # basis "page"
+
+
+def test_stale_suggest_proposes_thresholds_from_the_commit_history(tmp_path: Path, home: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / "policies").mkdir(parents=True)
+    (repo / "runbooks").mkdir()
+    git(repo, "init", "-q")
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    for step in range(6):  # policies change every 10 days, runbooks every 90
+        for folder, every in (("policies", 10), ("runbooks", 90)):
+            page = repo / folder / "a.md"
+            page.write_text(f"# {folder}\n\nVersion {step}.\n")
+            git(repo, "add", ".")
+            git(repo, "commit", "-qm", f"{folder} {step}", when=(start + timedelta(days=every * step)).isoformat())
+    (repo / "once.md").write_text("# Once\n\nWritten once.\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "once", when=start.isoformat())
+    config = tmp_path / "bestbefore.toml"
+    config.write_text(f'[[sources]]\nname = "hb"\npath = "{repo}"\n\n[index]\nembedder = "hashing"\n')
+    found = json.loads(cli(config, "stale", "--suggest", "--json").stdout)
+    assert found == [
+        {"glob": "hb/*", "files": 1, "intervals": 0, "median_interval_days": None, "suggested": None},
+        {"glob": "hb/policies/**", "files": 1, "intervals": 5, "median_interval_days": 10.0, "suggested": "30d"},
+        {"glob": "hb/runbooks/**", "files": 1, "intervals": 5, "median_interval_days": 90.0, "suggested": "180d"},
+    ]
+    shown = cli(config, "stale", "--suggest").stdout
+    assert '[staleness.paths]\n"hb/policies/**" = "30d"\n"hb/runbooks/**" = "180d"' in shown
+    assert "not enough history" in shown

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +46,15 @@ def parse_log(output: bytes, prefix: str = "", *, ignore_commits: frozenset[str]
     file as added) date nothing.
     """
     dates: dict[str, datetime] = {}
+    for name, when in log_entries(output, prefix, ignore_commits=ignore_commits):
+        dates.setdefault(name, when)
+    return dates
+
+
+def log_entries(
+    output: bytes, prefix: str = "", *, ignore_commits: frozenset[str] = frozenset()
+) -> Iterator[tuple[str, datetime]]:
+    """Every (path, commit date) of ``git log`` output as :func:`parse_log` reads it, newest commit first."""
     lead = prefix.rstrip("/") + "/" if prefix.strip("/") else ""
     for record in output.split(_RECORD):
         if not record.strip():
@@ -54,11 +63,7 @@ def parse_log(output: bytes, prefix: str = "", *, ignore_commits: frozenset[str]
         commit, _, stamp = header.decode("ascii", "replace").strip().partition(" ")
         if commit in ignore_commits:
             continue
-        try:
-            when = datetime.fromisoformat(stamp.strip()).astimezone(UTC)
-        except (ValueError, OverflowError):  # a commit with a mangled date dates nothing; the files fall back
-            log.warning("ignoring git commit %s: unreadable committer date %r", commit, stamp.strip()[:40])
-            continue
+        when = datetime.fromisoformat(stamp.strip()).astimezone(UTC)
         if rest.startswith(b"\n"):
             rest = rest[1:]
         for raw in rest.split(b"\x00"):
@@ -69,8 +74,7 @@ def parse_log(output: bytes, prefix: str = "", *, ignore_commits: frozenset[str]
                 if not name.startswith(lead):
                     continue
                 name = name[len(lead) :]
-            dates.setdefault(name, when)
-    return dates
+            yield name, when
 
 
 def parse_status(output: bytes, prefix: str = "") -> frozenset[str]:
