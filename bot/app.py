@@ -3,7 +3,8 @@ import time).
 
 One thread hand-off: Bolt verifies and de-duplicates each event (one claim) and runs its listener in the thread that
 acks it (``process_before_response=True``); the listener only hands the event to the bot's own pool
-(:class:`bot.runtime.BotWorkers`), where the placeholder, the answer and votes are handled.
+(:class:`bot.runtime.BotWorkers`), where the placeholder and the answer are posted. A reaction is stored right in
+the listener (a vote is one queued ledger write).
 """
 
 from __future__ import annotations

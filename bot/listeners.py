@@ -1,4 +1,5 @@
-"""The Bolt listeners: small functions that route an event to the answering or the feedback code."""
+"""The Bolt listeners, run in the thread that acks the event: a question is handed to the bot's pool; a reaction
+is stored at once (a vote is one queued ledger write, and the message's answer is usually known in memory)."""
 
 from __future__ import annotations
 
@@ -32,12 +33,8 @@ def register_listeners(app: App, runtime: BotRuntime) -> None:
 
     @app.event("reaction_added")
     def record_reaction(event: dict[str, Any], context: BoltContext, logger: logging.Logger) -> None:
-        runtime.workers.submit(
-            handle_reaction, event, runtime, added=True, identity=identity_of(context), logger=logger, urgent=True
-        )
+        handle_reaction(event, runtime, added=True, identity=identity_of(context), logger=logger)
 
     @app.event("reaction_removed")
     def retract_reaction(event: dict[str, Any], context: BoltContext, logger: logging.Logger) -> None:
-        runtime.workers.submit(
-            handle_reaction, event, runtime, added=False, identity=identity_of(context), logger=logger, urgent=True
-        )
+        handle_reaction(event, runtime, added=False, identity=identity_of(context), logger=logger)

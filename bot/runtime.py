@@ -34,7 +34,7 @@ class BotServices(Protocol):
 class BotWorkers:
     """The bot's one thread pool: each event is handed here once, by the thread that acked it.
 
-    Urgent work (posting a placeholder, storing a vote) runs before queued answers, so a burst of questions never
+    Urgent work (posting a placeholder) runs before queued answers, so a burst of questions never
     delays anyone's placeholder; answers then take the workers in arrival order. ``wait_idle`` returns when nothing
     handed over is left (``BotRuntime.drain``).
     """
