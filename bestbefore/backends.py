@@ -82,7 +82,8 @@ def cohere_generator(settings: Settings, api: CohereAPI) -> CohereGenerator:
 
 
 def weaviate_store(settings: Settings) -> WeaviateStore:
-    """The Weaviate store at ``WEAVIATE_URL`` (``WEAVIATE_API_KEY``, ``WEAVIATE_GRPC_PORT`` optional)."""
+    """The Weaviate store at ``WEAVIATE_URL`` (``WEAVIATE_API_KEY``, ``WEAVIATE_GRPC_HOST/_PORT/_SECURE`` optional).
+    Source names the server cannot filter on are refused here, at start-up."""
     if not settings.weaviate_url:
         raise ConfigError("The Weaviate store needs WEAVIATE_URL (e.g. http://localhost:8080)")
     from rag.index.weaviate_store import WeaviateStore, connect_weaviate
@@ -92,10 +93,23 @@ def weaviate_store(settings: Settings) -> WeaviateStore:
         settings.weaviate_url,
         api_key=settings.weaviate_api_key.get_secret_value() if settings.weaviate_api_key else None,
         grpc_port=settings.weaviate_grpc_port,
+        grpc_host=settings.weaviate_grpc_host,
+        grpc_secure=settings.weaviate_grpc_secure,
         timeout=config.timeout,
         skip_init_checks=config.skip_init_checks,
     )
-    return WeaviateStore(client, collection=config.collection, title_weight=settings.app.index.title_weight)
+    try:
+        store = WeaviateStore(
+            client,
+            collection=config.collection,
+            title_weight=settings.app.index.title_weight,
+            search_deadline=config.search_deadline,
+        )
+        store.check_sources([s.name for s in settings.app.sources])
+    except BaseException:
+        client.close()
+        raise
+    return store
 
 
 def sqlite_store(settings: Settings, path: Path | None = None) -> SQLiteStore:

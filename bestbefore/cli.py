@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
+import logging
+import os
+import sys
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -12,11 +13,20 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from bestbefore import render
-from bestbefore.cli_context import emit_json, fail, services_of
-from bestbefore.console import console, err
+from bestbefore.cli_context import emit_json, fail, services_of, settings_of
+from bestbefore.console import (
+    CONFIG_EXIT_CODE,
+    ReportingGroup,
+    console,
+    err,
+    print_error_line,
+    print_warning,
+    show_tracebacks,
+)
 from bestbefore.evaluate import eval_command
 from bestbefore.jobs_cli import digest_command, jobs_command
 from bestbefore.services import Services
+from bestbefore.startup_checks import warn_if_redis_is_down
 from rag.answer.pipeline import AskContext, answer_question, utcnow
 from rag.answer.staleness import content_date, stale_sources
 from rag.config import SourceConfig
@@ -24,7 +34,10 @@ from rag.errors import BestBeforeError
 from rag.index.refresh import RefreshResult
 
 app = typer.Typer(
-    no_args_is_help=True, add_completion=False, help="Answers from your docs, and says when they are stale."
+    cls=ReportingGroup,
+    no_args_is_help=True,
+    add_completion=False,
+    help="Answers from your docs, and says when they are stale.",
 )
 app.command("eval")(eval_command)
 app.command("jobs")(jobs_command)
@@ -34,11 +47,26 @@ ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", envvar="BESTBEFORE_CONFIG", help="Path to bestbefore.toml")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document")]
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Debug logging, and tracebacks with errors (or BESTBEFORE_LOG=debug)")
+]
 
 
 @app.callback()
-def main(ctx: typer.Context, config: ConfigOption = None) -> None:
+def main(ctx: typer.Context, config: ConfigOption = None, verbose: VerboseOption = False) -> None:
+    verbose = verbose or os.environ.get("BESTBEFORE_LOG", "").strip().lower() == "debug"
+    show_tracebacks(verbose)
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        for package in ("bestbefore", "rag", "bot", "jobs"):
+            logging.getLogger(package).setLevel(logging.DEBUG)
     ctx.obj = {"config": config}
+
+
+def flag_error(flag: str, problem: object) -> typer.Exit:
+    """A bad command-line value: one line naming the flag, exit code 2."""
+    print_error_line(f"{flag}: {problem}")
+    return typer.Exit(CONFIG_EXIT_CODE)
 
 
 def run_refresh(ctx: typer.Context, source: str | None, *, full: bool, as_json: bool) -> RefreshResult:
@@ -121,11 +149,16 @@ def ask(
 ) -> None:
     """Answer a question from the indexed docs, with sources, their ages and a staleness warning."""
     services = services_of(ctx)
-    if services.store.count_chunks() == 0:
-        raise fail(
-            BestBeforeError("The index is empty: run `bestbefore ingest` first (sources come from bestbefore.toml)")
-        )
     try:
+        if services.store.count_chunks() == 0:
+            raise fail(
+                BestBeforeError("The index is empty: run `bestbefore ingest` first (sources come from bestbefore.toml)")
+            )
+        for name in source or []:
+            if not _is_known_source(services, name):
+                raise flag_error(
+                    "--source", f"no source named {name!r} (sources: {services.settings.app.source_names()})"
+                )
         answer = answer_question(
             question, services.pipeline, context=AskContext(surface="cli", sources=tuple(source) if source else None)
         )
@@ -137,11 +170,20 @@ def ask(
         render.print_answer(console, answer)
 
 
+def _is_known_source(services: Services, name: str) -> bool:
+    """Configured in bestbefore.toml, or still in the index from an earlier configuration."""
+    configured = any(s.name == name for s in services.settings.app.sources)
+    return configured or bool(services.store.stored_docs(name))
+
+
 @app.command()
 def sources(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Every indexed document with its date, hash, chunk count and staleness."""
     services = services_of(ctx)
-    rows = render.source_rows(services.store.stored_docs(), services.policy, utcnow(), services.store.passages())
+    try:
+        rows = render.source_rows(services.store.stored_docs(), services.policy, utcnow(), services.store.passages())
+    except BestBeforeError as exc:  # e.g. Weaviate unreachable: one line naming WEAVIATE_URL
+        raise fail(exc) from exc
     if as_json:
         emit_json(rows)
     else:
@@ -174,10 +216,12 @@ def stale(
     if chosen not in ("page", "passage"):
         raise fail(BestBeforeError(f'--basis is "page" or "passage", not {chosen!r}'))
     policy = replace(services.policy, basis=chosen)
-    docs = [d.meta for d in services.store.stored_docs().values()]
-    dates: dict[str, datetime] = {}
-    if chosen == "passage":
-        dates = {d: when for d, p in services.store.passages().items() if (when := content_date(p)) is not None}
+    try:
+        docs = [d.meta for d in services.store.stored_docs().values()]
+        passages = services.store.passages() if chosen == "passage" else {}
+    except BestBeforeError as exc:
+        raise fail(exc) from exc
+    dates = {d: when for d, p in passages.items() if (when := content_date(p)) is not None}
     found = stale_sources(policy, docs, utcnow(), dates)
     if as_json:
         emit_json([render.stale_json(s) for s in found])
@@ -198,7 +242,7 @@ def stats(
     try:
         figures = window_stats(services.ledger, since)
     except ValueError as exc:
-        raise fail(exc) from exc
+        raise flag_error("--since", exc) from exc
     except BestBeforeError as exc:
         raise fail(exc) from exc
     if as_json:
@@ -224,6 +268,7 @@ def serve(
 
     try:
         services_of(ctx).require_slack()  # a missing Slack token is reported before anything starts
+        warn_if_redis_is_down(services_of(ctx).settings, print_warning)
         job_runtime = start_jobs(services_of(ctx), start=jobs)  # POST /hooks/refresh is served either way
         try:
             routes = [*dashboard_routes(services_of(ctx)), job_runtime.webhook_route]
@@ -235,12 +280,29 @@ def serve(
 
 
 @app.command()
-def reset(ctx: typer.Context, yes: Annotated[bool, typer.Option("--yes")] = False) -> None:
-    """Delete the local data directory (index, ledger)."""
-    services = services_of(ctx)
-    home = services.settings.bestbefore_home
+def reset(
+    ctx: typer.Context,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
+) -> None:
+    """Delete what bestbefore created in BESTBEFORE_HOME (the local index and ledger); nothing else there.
+
+    A ledger in DATABASE_URL and a Weaviate collection are not touched.
+    """
+    settings = settings_of(ctx)
+    home = settings.bestbefore_home
+    files = settings.created_files()
+    if not files:
+        console.print(f"Nothing to remove: no bestbefore files in {home}")
+        return
+    names = ", ".join(path.name for path in files)
     if not yes:
-        typer.confirm(f"Delete {home}?", abort=True)
-    services.close()
-    shutil.rmtree(home, ignore_errors=True)
-    console.print(f"Removed {home}")
+        if not sys.stdin.isatty():
+            raise flag_error("--yes", f"not given and no terminal to confirm on; nothing removed from {home}")
+        if not typer.confirm(f"Delete {names} from {home}?"):
+            console.print("Nothing removed.")
+            raise typer.Exit(1)
+    for path in files:
+        path.unlink(missing_ok=True)
+    if not any(home.iterdir()):
+        home.rmdir()  # it held only what bestbefore made
+    console.print(f"Removed {names} from {home}")

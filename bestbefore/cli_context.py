@@ -1,4 +1,5 @@
-"""What every ``bestbefore`` command shares: the one ``Services`` of the invocation, JSON output, error exits.
+"""What every ``bestbefore`` command shares: the Settings and the one ``Services`` of the invocation, JSON output,
+error exits.
 
 Commands live in ``cli.py`` (the core ones), ``jobs_cli.py`` and ``evaluate.py``; they import this module, never
 each other.
@@ -11,20 +12,30 @@ from typing import Any
 
 import typer
 
-from bestbefore.console import print_error
+from bestbefore.console import exit_code_of, print_error
 from bestbefore.services import Services
-from rag.config import load_settings
+from bestbefore.startup_checks import check_schedules
+from rag.config import Settings, load_settings
 from rag.errors import BestBeforeError
 
 
-def services_of(ctx: typer.Context) -> Services:
-    """The invocation's ``Services`` (built from ``--config`` on first use, closed when the command ends)."""
-    if "services" not in ctx.obj:
+def settings_of(ctx: typer.Context) -> Settings:
+    """The Settings (loaded and checked once per command); a config problem ends the command with exit code 2."""
+    if "settings" not in ctx.obj:
         try:
-            ctx.obj["services"] = Services(load_settings(ctx.obj["config"]))
+            settings = load_settings(ctx.obj["config"])
+            check_schedules(settings)
         except BestBeforeError as exc:
             print_error(exc)
-            raise typer.Exit(2) from exc
+            raise typer.Exit(exit_code_of(exc)) from exc
+        ctx.obj["settings"] = settings
+    loaded: Settings = ctx.obj["settings"]
+    return loaded
+
+
+def services_of(ctx: typer.Context) -> Services:
+    if "services" not in ctx.obj:
+        ctx.obj["services"] = Services(settings_of(ctx))
         ctx.call_on_close(ctx.obj["services"].close)
     services: Services = ctx.obj["services"]
     return services
@@ -36,4 +47,4 @@ def emit_json(data: Any) -> None:
 
 def fail(exc: Exception) -> typer.Exit:
     print_error(exc)
-    return typer.Exit(1)
+    return typer.Exit(exit_code_of(exc))

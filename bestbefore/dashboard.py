@@ -23,19 +23,19 @@ from bestbefore.dashboard_page import PAGE
 from bestbefore.services import Services
 from jobs.freshness import freshness_panel
 from jobs.watchdog import CITATION_WINDOW
-from rag.durations import parse_duration
+from rag.config import DASHBOARD_MAX_WINDOW
+from rag.durations import parse_positive_duration
 from rag.errors import LedgerUnavailableError
 from rag.observability.metrics import CONTENT_TYPE
 
-MAX_WINDOW_DAYS = 400
 LEDGER_UNAVAILABLE = "ledger unavailable — the figures are back when the database is"
 
 
 def dashboard_data(services: Services, window: str, *, now: datetime | None = None) -> dict[str, Any]:
-    """The figures behind the four panels for the last ``window`` (e.g. ``7d``)."""
-    span = parse_duration(window)
-    if span.days > MAX_WINDOW_DAYS or span.total_seconds() <= 0:
-        raise ValueError(f"window must be between 1s and {MAX_WINDOW_DAYS}d")
+    """The figures behind the four panels for the last ``window`` (e.g. ``7d``); ValueError for a bad window."""
+    span = parse_positive_duration(window)  # a ValueError (never an OverflowError) for nonsense like "99999999999d"
+    if span > DASHBOARD_MAX_WINDOW:
+        raise ValueError(f"window must be between 1s and {DASHBOARD_MAX_WINDOW.days}d, got {window!r}")
     until = now or datetime.now(UTC)
     stats = services.ledger.stats(until - span, until)
     docs = [d.meta for d in services.store.stored_docs().values()]

@@ -11,8 +11,9 @@ from typing import Annotated
 import typer
 
 from bestbefore.cli_context import services_of
-from bestbefore.console import console, err, print_error
+from bestbefore.console import console, err, print_error, print_warning
 from bestbefore.jobs_setup import job_deps, start_jobs
+from bestbefore.startup_checks import warn_if_redis_is_down
 from jobs import runs
 from jobs.weeks import reported_week, week_bounds, week_of
 from rag.answer.pipeline import utcnow
@@ -24,6 +25,7 @@ def jobs_command(ctx: typer.Context) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     services = services_of(ctx)
+    warn_if_redis_is_down(services.settings, print_warning)
     try:
         runtime = start_jobs(services)
     except BestBeforeError as exc:

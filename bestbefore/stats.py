@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from rich.console import Group
 from rich.table import Table
 
-from rag.durations import parse_duration
+from rag.durations import parse_positive_duration
 from rag.ledger.query_ledger import QueryLedger
 from rag.ledger.stats import LedgerStats
 
@@ -15,7 +15,7 @@ from rag.ledger.stats import LedgerStats
 def window_stats(ledger: QueryLedger, since: str, *, now: datetime | None = None) -> LedgerStats:
     """Stats for the last ``since`` (``7d``, ``24h``, ``2w``); raises ValueError for a bad duration."""
     until = now or datetime.now(UTC)
-    return ledger.stats(until - parse_duration(since), until)
+    return ledger.stats(until - parse_positive_duration(since), until)
 
 
 def _pct(value: float | None) -> str:

@@ -15,12 +15,21 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.blocks import Reply, answer_reply, error_reply, help_reply, placeholder_reply, truncation_note
+from bot.blocks import (
+    Reply,
+    answer_reply,
+    error_reply,
+    help_reply,
+    index_unavailable_reply,
+    placeholder_reply,
+    truncation_note,
+)
 from bot.messages import SlackQuestion, answer_metadata, ignore_reason, thread_history
 from bot.publisher import SlackPublisher
 from bot.runtime import BotIdentity, BotRuntime
 from bot.throttle import over_limit
 from rag.answer.pipeline import AskContext, answer_question
+from rag.errors import IndexUnavailableError
 from rag.models import Turn
 
 REPLIES_LIMIT = 100
@@ -102,6 +111,12 @@ def answer_in_place(
             logger.exception("could not link message %s to answer %s", placeholder_ts, answer.answer_id)
         _update(client, channel, placeholder_ts, reply, metadata=answer_metadata(answer.answer_id, question.text))
         logger.info("answered %s in %s (answer %s)", asked.ts, channel, answer.answer_id)
+    except IndexUnavailableError as exc:  # Weaviate down: say so; the next question tries again
+        logger.warning("document index unavailable for %s in %s: %s", asked.ts, channel, exc)
+        try:
+            _update(client, channel, placeholder_ts, index_unavailable_reply())
+        except Exception:
+            logger.exception("could not post the index-unavailable reply")
     except Exception:
         logger.exception("failed to answer message %s in %s (reference %s)", asked.ts, channel, reference)
         try:

@@ -129,6 +129,15 @@ def help_reply() -> Reply:
     return Reply(text=HELP, blocks=[_section(HELP)])
 
 
+INDEX_UNAVAILABLE = (
+    "The document index is unavailable right now, so I can't search the docs. Please try again in a few minutes."
+)
+
+
+def index_unavailable_reply() -> Reply:
+    return Reply(text=INDEX_UNAVAILABLE, blocks=[_section(INDEX_UNAVAILABLE)])
+
+
 def error_reply(reference: str) -> Reply:
     text = (
         "Sorry — something went wrong while I was answering. "

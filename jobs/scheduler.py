@@ -30,6 +30,8 @@ from rag.errors import BestBeforeError
 
 log = logging.getLogger(__name__)
 
+JOB_NAMES = ("refresh", "watchdog", "digest")  # the [schedules] keys (checked at start-up)
+
 
 class JobScheduler:
     def __init__(self, deps: JobDeps, *, claims: SlotClaims, clock: Clock) -> None:
@@ -42,9 +44,7 @@ class JobScheduler:
         self._running = 0
         self._idle = threading.Condition()
         self.triggers: dict[str, CronTrigger] = {
-            "refresh": cron_trigger(schedules.refresh, self.tz),
-            "watchdog": cron_trigger(schedules.watchdog, self.tz),
-            "digest": cron_trigger(schedules.digest, self.tz),
+            name: cron_trigger(getattr(schedules, name), self.tz) for name in JOB_NAMES
         }
         self.bodies: dict[str, Callable[[datetime, datetime], Any]] = {
             "refresh": lambda slot, now: runs.refresh_all(deps, now),

@@ -15,18 +15,34 @@ _UNITS = {
     "y": timedelta(days=365.2425),
 }
 _PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|min|h|d|w|mo|y)\s*$", re.IGNORECASE)
+LONGEST = timedelta(days=365.2425 * 1000)  # "1000y": dates stay within what datetime and the databases can hold
 
 
 def parse_duration(text: str | int | float) -> timedelta:
-    """``"90d"`` -> 90 days. A bare number means days. Raises ValueError with the accepted units."""
+    """``"90d"`` -> 90 days. A bare number means days. Raises ValueError with the accepted units.
+
+    Durations longer than :data:`LONGEST` (1000 years) are refused with a ValueError, never an ``OverflowError``.
+    """
     if isinstance(text, int | float) and not isinstance(text, bool):
-        return timedelta(days=float(text))
-    match = _PATTERN.match(str(text))
-    if not match:
-        raise ValueError(
-            f"{text!r} is not a duration; write a number and a unit: s, min, h, d, w, mo or y (e.g. 90d, 18mo, 2y)"
-        )
-    return float(match.group(1)) * _UNITS[match.group(2).lower()]
+        amount, unit = float(text), _UNITS["d"]
+    else:
+        match = _PATTERN.match(str(text))
+        if not match:
+            raise ValueError(
+                f"{text!r} is not a duration; write a number and a unit: s, min, h, d, w, mo or y (e.g. 90d, 18mo, 2y)"
+            )
+        amount, unit = float(match.group(1)), _UNITS[match.group(2).lower()]
+    if not amount * unit.total_seconds() <= LONGEST.total_seconds():  # also false for nan and inf
+        raise ValueError(f"{text!r} is too long; the longest duration is 1000y")
+    return amount * unit
+
+
+def parse_positive_duration(text: str | int | float) -> timedelta:
+    """:func:`parse_duration`, refusing zero (a threshold, TTL or window of no time at all is a mistake)."""
+    span = parse_duration(text)
+    if span <= timedelta(0):
+        raise ValueError(f"{text!r} is zero; write a length of time such as 90d, 18mo or 2y")
+    return span
 
 
 def _plural(n: int, word: str) -> str:

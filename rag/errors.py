@@ -7,6 +7,7 @@
     ├── SourceError                 a source cannot be read at all (missing folder, ...)
     ├── EmbedderMismatchError       the index was built with another embedder: run ``bestbefore ingest --full``
     ├── StoreError                  the vector store (or the query ledger) failed
+    │   ├── IndexUnavailableError   the store's server cannot be reached right now (names WEAVIATE_URL)
     │   └── LedgerUnavailableError  the query ledger's database cannot be reached (writes wait; reads fail)
     └── ProviderError               a model provider (embed / rerank / chat) failed
         ├── ProviderAuthError       bad or missing API key (says which variable to fix)
@@ -58,3 +59,7 @@ class ProviderAuthError(ProviderError):
 
 class ProviderUnavailableError(ProviderError):
     pass
+
+
+class IndexUnavailableError(StoreError):
+    """The document index (Weaviate) cannot be reached right now; it may come back."""

@@ -45,7 +45,7 @@ def workdir(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
 
 def test_serve_without_bot_token_names_the_variable(workdir: Path) -> None:
     result = CliRunner().invoke(cli, ["serve"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a configuration error
     assert "SLACK_BOT_TOKEN is not set" in result.output
 
 
@@ -54,7 +54,7 @@ def test_serve_over_http_without_signing_secret_says_what_to_set(
 ) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
     result = CliRunner().invoke(cli, ["serve"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "SLACK_SIGNING_SECRET is not set" in result.output and "SLACK_APP_TOKEN" in result.output
 
 
@@ -65,7 +65,7 @@ def test_serve_with_a_rejected_token_fails_clearly_without_echoing_it(
     monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
     monkeypatch.setenv("SLACK_API_URL", fake.url)
     result = CliRunner().invoke(cli, ["serve"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "Slack did not accept SLACK_BOT_TOKEN" in result.output and "invalid_auth" in result.output
     assert "xoxb-wrong-secret-value" not in result.output
 

@@ -197,4 +197,4 @@ def test_stats_command_prints_table_and_json(services: Services, monkeypatch: py
     table = runner.invoke(cli_app, ["stats", "--since", "30d"])
     assert table.exit_code == 0 and "Refusal rate" in table.output and "25%" in table.output
     bad = runner.invoke(cli_app, ["stats", "--since", "forever"])
-    assert bad.exit_code == 1 and "not a duration" in bad.output
+    assert bad.exit_code == 2 and "--since" in bad.output and "not a duration" in bad.output

@@ -24,7 +24,7 @@ from rag.ingest.chunking import ChunkingSettings
 from rag.models import Chunk, ChunkRecord, DateOrigin, DocMeta, Document, InputType, SearchFilter
 from rag.providers.embedding import EmbeddingBatch
 from rag.providers.local_embedder import HashingEmbedder
-from tests.fakes.weaviate_fake import FakeWeaviateServer
+from tests.fakes.weaviate_fake import FakeWeaviateServer, Strictness
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 CHUNKING = ChunkingSettings(max_tokens=60, overlap_tokens=0)
@@ -44,7 +44,7 @@ class CountingEmbedder(HashingEmbedder):
 
 @pytest.fixture(scope="module")
 def fake_weaviate() -> Iterator[FakeWeaviateServer]:
-    server = FakeWeaviateServer().start()
+    server = FakeWeaviateServer(strict=Strictness()).start()  # as strict as Weaviate 1.32.4
     yield server
     server.stop()
 
@@ -80,7 +80,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStor
         made = WeaviateStore(client, collection=collection)
     yield made
     if isinstance(made, WeaviateStore):
-        made.client.collections.delete([made.name, made.meta_name])
+        made.client.collections.delete([made.name, made.docs_name, made.meta_name])
     made.close()
 
 

@@ -21,7 +21,7 @@ from bestbefore.services import Services
 from bestbefore.web import create_web_app
 from bot.app import SlackBot, build_slack_bot
 from rag.answer.pipeline import AskContext
-from rag.config import AppConfig, ChannelConfig, IndexConfig, Settings
+from rag.config import AppConfig, ChannelConfig, IndexConfig, Settings, SourceConfig
 from rag.index.refresh import apply_refresh, plan_refresh
 from rag.models import Answer, DateOrigin, Document
 from tests.fakes.slack_fake import BOT_TOKEN, FakeSlack, event_body, signed_headers
@@ -181,7 +181,8 @@ class BotHarness:
 def make_settings(home: Path, fake: FakeSlack, *, embedder: str = "hashing", redis_url: str | None = None,
                   channels: dict[str, ChannelConfig] | None = None, database_url: str | None = None,
                   **app: Any) -> Settings:  # fmt: skip
-    config = AppConfig(index=IndexConfig(embedder=embedder), channels=channels or {}, **app)
+    sources = [SourceConfig(name=name, path=home / name) for name in sorted({doc[0] for doc in DOCS})]  # as indexed
+    config = AppConfig(index=IndexConfig(embedder=embedder), channels=channels or {}, **{"sources": sources, **app})
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         bestbefore_home=home, slack_bot_token=BOT_TOKEN, slack_signing_secret=SECRET, slack_api_url=fake.url,
