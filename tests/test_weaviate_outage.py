@@ -17,10 +17,10 @@ from bestbefore.web import create_web_app
 from bot.app import build_slack_bot
 from bot.blocks import INDEX_UNAVAILABLE
 from rag.config import WeaviateConfig
-from tests.bot_harness import BotHarness, RecordingRecorder, WebServer, build_index, make_settings
 from tests.conftest import free_port
-from tests.slack_fake import FakeSlack
-from tests.weaviate_fake import FakeWeaviateServer
+from tests.fakes.bot_harness import BotHarness, RecordingRecorder, WebServer, build_index, make_settings
+from tests.fakes.slack_fake import FakeSlack
+from tests.fakes.weaviate_fake import FakeWeaviateServer
 
 BESTBEFORE = str(Path(sys.executable).parent / "bestbefore")
 
