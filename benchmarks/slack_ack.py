@@ -155,7 +155,11 @@ def run_path(events: int, embedder: str, latency_ms: float) -> dict[str, object]
 
 
 def run(events: int, retries: int, embedder: str) -> dict[str, object]:
-    home = Path(tempfile.mkdtemp(prefix="bestbefore-slack-bench-")) / "home"
+    with tempfile.TemporaryDirectory(prefix="bestbefore-slack-bench-") as tmp:  # removed afterwards
+        return _run(Path(tmp) / "home", events, retries, embedder)
+
+
+def _run(home: Path, events: int, retries: int, embedder: str) -> dict[str, object]:
     harness = start_harness(home, embedder=embedder)
     try:
         # warm up: model load, first search, connection set-up (not timed)

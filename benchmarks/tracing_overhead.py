@@ -79,8 +79,12 @@ def main() -> None:
     parser.add_argument("--only", default="ledger,metrics,langfuse", help="which recorders are on (comma list)")
     args = parser.parse_args()
 
+    with tempfile.TemporaryDirectory(prefix="bb-trace-bench-") as tmp:  # removed afterwards, also on errors
+        measure(args, Path(tmp))
+
+
+def measure(args: argparse.Namespace, work: Path) -> None:
     app = load_app_config(ROOT / "examples" / "handbook" / "bestbefore.toml")
-    work = Path(tempfile.mkdtemp(prefix="bb-trace-bench-"))
     store = SQLiteStore(work / "index.sqlite")
     embedder = MiniLMEmbedder()
     for source in app.sources:

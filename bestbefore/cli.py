@@ -32,6 +32,7 @@ from rag.answer.staleness import content_date, stale_sources
 from rag.config import SourceConfig
 from rag.errors import BestBeforeError
 from rag.index.refresh import RefreshResult
+from rag.remembered_sources import REMEMBERED_FILE, folder_source, forget, remember
 
 app = typer.Typer(
     cls=ReportingGroup,
@@ -94,7 +95,10 @@ def _sources_for(services: Services, source: str | None) -> list[SourceConfig]:
     if source is None:
         if not app_config.sources:
             raise fail(
-                BestBeforeError("No sources configured: add a [[sources]] table to bestbefore.toml or pass --config")
+                BestBeforeError(
+                    "No sources configured: run `bestbefore ingest PATH` on your docs folder, or add a [[sources]] "
+                    "table to bestbefore.toml"
+                )
             )
         return list(app_config.sources)
     try:
@@ -106,12 +110,54 @@ def _sources_for(services: Services, source: str | None) -> list[SourceConfig]:
 @app.command()
 def ingest(
     ctx: typer.Context,
+    folder: Annotated[
+        Path | None, typer.Argument(help="A docs folder to index without a bestbefore.toml (remembered after)")
+    ] = None,
     source: Annotated[str | None, typer.Option("--source", "-s", help="Only this source")] = None,
     full: Annotated[bool, typer.Option("--full", help="Drop the index and rebuild it from scratch")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Index the configured sources (incrementally; --full rebuilds)."""
+    """Index the configured sources, or FOLDER with no configuration at all (incrementally; --full rebuilds)."""
+    if folder is not None:
+        source = _folder_as_source(services_of(ctx), folder)
     _refresh_command(ctx, source, full=full, as_json=as_json)
+
+
+def _folder_as_source(services: Services, folder: Path) -> str:
+    """The source to index for ``ingest FOLDER``: a configured one with that path, or (with no bestbefore.toml) the
+    folder itself, remembered in the data directory."""
+    settings = services.settings
+    wanted = folder.expanduser().resolve()
+    if settings.config_path is not None:
+        for configured in settings.app.sources:
+            if wanted in (configured.path, configured.path.parent):
+                return configured.name
+        raise fail(
+            BestBeforeError(
+                f"{settings.config_path} lists the sources and {folder} is not one of them: add a [[sources]] table "
+                f'with path = "{wanted}" to it, or run `bestbefore ingest` alone'
+            )
+        )
+    try:
+        found = folder_source(folder)
+        settings.app.sources = remember(settings.home, found)
+    except BestBeforeError as exc:
+        raise fail(exc) from exc
+    err.print(f"Indexing {found.path} as source {found.name!r} (remembered in {settings.home}; no bestbefore.toml)")
+    return found.name
+
+
+def _hand_over_to_config(services: Services) -> None:
+    """A bestbefore.toml took over from zero configuration: drop what only remembered sources indexed."""
+    settings = services.settings
+    if settings.config_path is None or not (settings.bestbefore_home / REMEMBERED_FILE).exists():
+        return
+    configured = {s.name for s in settings.app.sources}
+    for old in forget(settings.bestbefore_home):
+        if old.name not in configured:
+            docs = list(services.store.stored_docs(old.name))
+            services.store.delete_docs(docs)
+            err.print(f"{settings.config_path} takes over: removed {len(docs)} docs of remembered source {old.name!r}")
 
 
 @app.command()
@@ -126,6 +172,7 @@ def refresh(
 
 def _refresh_command(ctx: typer.Context, source: str | None, *, full: bool, as_json: bool) -> None:
     try:
+        _hand_over_to_config(services_of(ctx))
         result = run_refresh(ctx, source, full=full, as_json=as_json)  # each source's run is in the ledger
     except BestBeforeError as exc:
         raise fail(exc) from exc
@@ -152,7 +199,11 @@ def ask(
     try:
         if services.store.count_chunks() == 0:
             raise fail(
-                BestBeforeError("The index is empty: run `bestbefore ingest` first (sources come from bestbefore.toml)")
+                BestBeforeError(
+                    "The index is empty: run `bestbefore ingest` first"
+                    if services.settings.app.sources
+                    else "The index is empty: run `bestbefore ingest PATH` on your docs folder first"
+                )
             )
         for name in source or []:
             if not _is_known_source(services, name):

@@ -81,7 +81,7 @@ def source_rows(
     passages = passages or {}
     for doc in sorted(stored.values(), key=lambda d: d.meta.doc_id):
         meta = doc.meta
-        threshold = policy.threshold_for(meta.source, meta.path)
+        threshold = policy.threshold_of(meta)
         rows.append(
             {
                 "doc_id": meta.doc_id,
@@ -130,6 +130,7 @@ def stale_json(item: StaleSource) -> dict[str, Any]:
         "updated_at": item.meta.updated_at.isoformat(),
         "age_days": item.age.days,
         "threshold_days": item.threshold.days,
+        "review_by": (item.meta.updated_at + item.threshold).isoformat(),
     }
 
 
@@ -160,6 +161,7 @@ def refresh_table(result: RefreshResult) -> Table:
         ("chunks embedded", result.chunks_embedded),
         ("chunks reused", result.chunks_reused),
         ("chunks deleted", result.chunks_deleted),
+        ("chunks truncated by the model", result.chunks_truncated),
         ("seconds", f"{result.seconds:.2f}"),
     ):
         table.add_row(label, str(value))

@@ -232,8 +232,12 @@ class SlackPublisher:
         )
 
     def nudge_owner(self, nudge: NudgeContent) -> bool:
-        """DM the doc's owner (a Slack id, or an e-mail looked up). False when the owner names no Slack user;
-        Slack errors (unknown e-mail, outage) are raised, for a retry at the next run."""
+        """DM the doc's owner (a Slack id, or an e-mail looked up), or post in the owner's ``#channel`` (GOV.UK page
+        expiry's ``owner_slack``). False when the owner names no Slack user or channel; Slack errors (unknown
+        e-mail, outage) are raised, for a retry at the next run."""
+        if nudge.owner.strip().startswith("#"):
+            self.client.chat_postMessage(channel=nudge.owner.strip(), text=nudge_text(nudge), unfurl_links=False)
+            return True
         user = self._user_of(nudge.owner)
         if user is None:
             return False
@@ -279,6 +283,6 @@ class SlackPublisher:
         match = _SLACK_USER.match(owner)
         if match:
             return match.group(1)
-        if "@" in owner and " " not in owner:
+        if "@" in owner[1:] and " " not in owner:  # an e-mail; "@handle" is a display name, not looked up
             return str(self.client.users_lookupByEmail(email=owner)["user"]["id"])
         return None

@@ -84,7 +84,9 @@ def nudge_owners(
             continue
         try:
             if not slack.nudge_owner(OwnerNudge.of(item, meta.owner)):
-                report.unreachable.append(f"{meta.doc_id}: owner {meta.owner!r} is neither a Slack id nor an e-mail")
+                report.unreachable.append(
+                    f"{meta.doc_id}: owner {meta.owner!r} is neither a Slack id, a #channel nor an e-mail"
+                )
                 continue  # keep the claim: retrying cannot help until the front matter changes
             report.nudged.append(meta.doc_id)
         except Exception as exc:  # Slack down, unknown e-mail, ...: try again at the next run

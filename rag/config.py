@@ -29,6 +29,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.durations import parse_duration, parse_positive_duration
 from rag.errors import ConfigError
+from rag.ingest.page_urls import check_rule
 
 CONFIG_FILE_NAME = "bestbefore.toml"
 DASHBOARD_MAX_WINDOW = timedelta(days=400)
@@ -56,6 +57,8 @@ class SourceConfig(_Section):
     include: list[str] = Field(default_factory=lambda: ["**/*"])
     exclude: list[str] = Field(default_factory=list)
     url_base: str | None = None
+    url: UrlRule | None = None  # page URL pattern, e.g. "{base}/{path_noext}/" (rag/ingest/page_urls.py)
+    owner: str | None = None  # default owner for nudges ("#channel", "@person"); front matter owner_slack wins
     staleness: Duration | None = None  # default threshold for this source
 
     @field_validator("name")
@@ -72,6 +75,7 @@ def _check_duration(value: str) -> str:
 
 
 Duration = Annotated[str, AfterValidator(_check_duration)]
+UrlRule = Annotated[str, AfterValidator(check_rule)]
 
 
 class StalenessConfig(_Section):
@@ -385,10 +389,15 @@ def load_settings(config: Path | None = None, *, cwd: Path | None = None, **over
         raise ConfigError(f"Config file {path} does not exist")
     app = load_app_config(path) if path else AppConfig()
     try:
-        return Settings(app=app, config_path=path, **overrides)
+        settings = Settings(app=app, config_path=path, **overrides)
     except ValidationError as exc:
         problems = [f"{'.'.join(str(part) for part in err['loc']).upper()}: {_message(err)}" for err in exc.errors()]
         raise ConfigError(_joined(problems)) from exc
+    if path is None:  # zero configuration: the folders `bestbefore ingest PATH` remembered
+        from rag.remembered_sources import remembered  # imported here: it builds on this module's SourceConfig
+
+        settings.app.sources = remembered(settings.bestbefore_home)
+    return settings
 
 
 def load_app_config(path: Path) -> AppConfig:

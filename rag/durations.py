@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import calendar
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 _UNITS = {
     "s": timedelta(seconds=1),
@@ -14,6 +15,7 @@ _UNITS = {
     "mo": timedelta(days=30.436875),
     "y": timedelta(days=365.2425),
 }
+_PERIOD = re.compile(r"^\s*(\d+)\s*(day|week|month|year)s?\s*$", re.I)
 _PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|min|h|d|w|mo|y)\s*$", re.IGNORECASE)
 LONGEST = timedelta(days=365.2425 * 1000)  # "1000y": dates stay within what datetime and the databases can hold
 
@@ -69,3 +71,17 @@ def human_age(delta: timedelta) -> str:
     if delta < timedelta(days=1):
         return "today"
     return f"{human_span(delta)} ago"
+
+
+def add_period(moment: datetime, period: str) -> datetime:
+    """``moment`` + ``"6 months"`` in calendar terms (Jan 31 + 1 month = Feb 28/29, as the tech-docs gem's Chronic
+    does), or + a duration (``"90d"``). Raises ValueError for anything else."""
+    match = _PERIOD.match(period)
+    if match is None:
+        return moment + parse_duration(period)
+    count, unit = int(match.group(1)), match.group(2).lower()
+    if unit in ("day", "week"):
+        return moment + timedelta(days=count * (7 if unit == "week" else 1))
+    index = moment.month - 1 + count * (12 if unit == "year" else 1)
+    year, month = moment.year + index // 12, index % 12 + 1
+    return moment.replace(year=year, month=month, day=min(moment.day, calendar.monthrange(year, month)[1]))

@@ -47,6 +47,9 @@ class Document:
     url: str | None = None
     owner: str | None = None
     format: str = "text"  # markdown | text | html | rst | pdf
+    review_in: str | None = None  # the page's own review period ("6 months"): beats source and path thresholds
+    review_by: datetime | None = None  # or its absolute review-by date (front matter review_by / expires)
+    keywords: str | None = None  # front matter keywords / tags: searched with the title, never quoted
     date_warning: str | None = None  # why a date in the file was not trusted (future, not a date)
 
 
@@ -94,6 +97,9 @@ class DocMeta:
     date_origin: DateOrigin
     url: str | None = None
     owner: str | None = None
+    review_in: str | None = None
+    review_by: datetime | None = None
+    keywords: str | None = None
     date_warning: str | None = None  # shown by `bestbefore sources`: a front-matter date that was not trusted
 
     @classmethod
@@ -108,6 +114,9 @@ class DocMeta:
             date_origin=origin,
             url=doc.url,
             owner=doc.owner,
+            review_in=doc.review_in,
+            review_by=doc.review_by,
+            keywords=doc.keywords,
             date_warning=doc.date_warning,
         )
 
@@ -287,6 +296,7 @@ class RefreshResult:
     chunks_embedded: int = 0
     chunks_reused: int = 0
     chunks_deleted: int = 0
+    chunks_truncated: int = 0  # embedded chunks longer than the model's window (it read only their beginning)
     embedding_tokens: int = 0
     seconds: float = 0.0
     answers_notified: int = 0  # threads told that a doc their answer cited changed (after the whole run)
@@ -318,7 +328,8 @@ class RefreshResult:
     def merge(self, other: RefreshResult) -> None:
         for name in (
             "docs_new", "docs_changed", "docs_unchanged", "docs_removed", "docs_skipped", "docs_relabelled",
-            "chunks_embedded", "chunks_reused", "chunks_deleted", "embedding_tokens", "seconds", "answers_notified",
+            "chunks_embedded", "chunks_reused", "chunks_deleted", "chunks_truncated", "embedding_tokens", "seconds",
+            "answers_notified",
         ):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.skipped.extend(other.skipped)

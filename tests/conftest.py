@@ -18,6 +18,7 @@ from tests.fakes.slack_fake import FakeSlack
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 HANDBOOK_BUNDLE = SHARED_DATA / "handbook" / "handbook.bundle"
+GDS_WAY_BUNDLE = SHARED_DATA / "gds-way" / "gds-way.bundle"
 SCIFACT = SHARED_DATA / "scifact"
 EXAMPLES = ROOT / "examples" / "handbook"
 
@@ -112,14 +113,26 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+def clone_bundle(bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A git bundle of ../shared/data cloned into a fresh folder (skips the test when the bundle is missing)."""
+    if not bundle.exists():
+        pytest.skip(f"{bundle} not found (the shared data folder sits beside the project)")
+    name = bundle.name.removesuffix(".bundle")
+    target = tmp_path_factory.mktemp(name) / name
+    subprocess.run(["git", "clone", "-q", str(bundle), str(target)], check=True)
+    return target
+
+
 @pytest.fixture(scope="session")
 def handbook_clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real staff handbook (git bundle in ../shared/data), cloned once per test session."""
-    if not HANDBOOK_BUNDLE.exists():
-        pytest.skip(f"{HANDBOOK_BUNDLE} not found (the shared data folder sits beside the project)")
-    target = tmp_path_factory.mktemp("handbook") / "handbook"
-    subprocess.run(["git", "clone", "-q", str(HANDBOOK_BUNDLE), str(target)], check=True)
-    return target
+    return clone_bundle(HANDBOOK_BUNDLE, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def gds_way_clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """GOV.UK's GDS Way (Middleman + tech-docs gem; git bundle in ../shared/data), cloned once per test session."""
+    return clone_bundle(GDS_WAY_BUNDLE, tmp_path_factory)
 
 
 @pytest.fixture

@@ -86,11 +86,19 @@ def test_answer_cites_and_warns(pipeline: RagPipeline) -> None:
     assert answer.timings_ms["total"] >= answer.timings_ms["retrieve"]
 
 
-def test_weak_evidence_is_refused_but_sources_shown(pipeline: RagPipeline) -> None:
+def test_weak_evidence_is_refused_without_unrelated_sources(pipeline: RagPipeline) -> None:
     answer = answer_question("Quantum chromodynamics lattice gauge?", pipeline)
     assert answer.refused and answer.text == REFUSAL
     assert answer.stale_warning is None
-    assert not any(s.cited for s in answer.sources)
+    assert answer.sources == ()  # nothing close: no list of unrelated "closest sources" (#12)
+    assert answer.hits  # retrieval still found (unrelated) chunks; the ledger keeps them
+
+
+def test_a_refusal_lists_only_close_sources(pipeline: RagPipeline) -> None:
+    pipeline.min_relevance = 1.0  # the gate refuses everything: close sources are still worth listing
+    answer = answer_question("What about hotels for contractors?", pipeline)
+    assert answer.refused
+    assert [s.doc_id for s in answer.sources] == ["hb:travel.md"] and not answer.sources[0].cited
 
 
 def test_channel_sources_restrict_retrieval(pipeline: RagPipeline) -> None:
@@ -141,5 +149,36 @@ def test_sentences_skip_headings_and_fragments() -> None:
     assert split_sentences(text) == [
         "If the alarm sounds, leave by the stairs.",
         "Do not use lifts at all.",
-        "- Wardens wear vests today",
+        "Wardens wear vests today",  # a list item, without its marker
     ]
+
+
+def test_sentences_are_whole_even_when_the_chunk_is_a_window() -> None:
+    """A long paragraph is chunked into overlapping word windows: their broken ends are not sentences (#12)."""
+    window = "to determine the grade. Applicants are rated by a panel of experts. The panel then uses the"
+    assert split_sentences(window) == ["Applicants are rated by a panel of experts."]
+    assert split_sentences("Staff in the U.S. Government get e.g. a PIV card. Keep it safe always.") == [
+        "Staff in the U.S. Government get e.g. a PIV card.",
+        "Keep it safe always.",
+    ]
+
+
+def test_answers_read_in_page_order_with_citations_on_their_sentences() -> None:
+    from rag.models import Chunk, DocMeta, SearchHit
+
+    def hit(doc: str, ordinal: int, text: str, score: float) -> SearchHit:
+        meta = DocMeta(f"hb:{doc}", "hb", doc, doc, "h", NOW, DateOrigin.GIT)
+        chunk = Chunk(f"{doc}{ordinal}", meta.doc_id, ordinal, text, "x", (doc,))
+        return SearchHit(chunk, meta, score)
+
+    evidence = [
+        hit("travel.md", 3, "Hotel receipts are needed for every hotel night.", 0.9),
+        hit("travel.md", 1, "Book hotels through the travel desk. See also the hotel list.", 0.8),
+        hit("badges.md", 0, "Hotel badges are printed at reception on request.", 0.7),
+    ]
+    answer = ExtractiveGenerator().generate("How do I book hotels and what about hotel receipts?", evidence)
+    # page order (chunk 1 before chunk 3), no navigation line, the badge page too far below the best to join
+    assert (
+        answer.text == "Book hotels through the travel desk. [1] Hotel receipts are needed for every hotel night. [1]"
+    )
+    assert answer.cited_doc_ids == ("hb:travel.md",)

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
+from rag.config import SourceConfig
 from rag.ingest.chunking import ChunkingSettings, chunk_document, split_sections
+from rag.ingest.sources import scan_source
 from rag.models import Document
+from rag.providers.local_embedder import MiniLMEmbedder
 
 
 def make_doc(text: str, fmt: str = "markdown", doc_id: str = "s:a.md") -> Document:
@@ -70,3 +74,41 @@ def test_repeated_identical_chunks_get_distinct_ids() -> None:
     assert len(chunks) == 2
     assert chunks[0].chunk_hash == chunks[1].chunk_hash
     assert chunks[0].chunk_id != chunks[1].chunk_id
+
+
+def test_word_windows_of_a_long_paragraph_respect_a_real_tokenizer() -> None:
+    embedder = MiniLMEmbedder()
+    # link-heavy text: each URL is one "word" but a dozen word pieces, so words x 1.3 undercounts
+    words = [f"see https://example.gov/path-{i}/section_{i}.html#part-{i}" for i in range(300)]
+    doc = make_doc("# Links\n\n" + " ".join(words))
+    settings = ChunkingSettings(max_tokens=200, overlap_tokens=30)
+    chunks = chunk_document(doc, settings, embedder)
+    assert len(chunks) > 1
+    assert max(embedder.count_tokens(c.text) for c in chunks) <= embedder.max_input_tokens
+    assert max(embedder.count_tokens(c.text.split("\n\n", 1)[1]) for c in chunks) <= 200
+    estimated = chunk_document(doc, settings)  # words x 1.3: the same text, far fewer and longer chunks
+    assert len(estimated) < len(chunks)
+    assert max(embedder.count_tokens(c.text) for c in estimated) > embedder.max_input_tokens
+
+
+def test_a_single_giant_word_is_cut_to_fit_the_window() -> None:
+    embedder = MiniLMEmbedder()
+    blob = "-".join(f"x{i}" for i in range(400))  # one whitespace-free run of ~1,200 word pieces
+    chunks = chunk_document(make_doc(f"# Blob\n\nbefore {blob} after"), ChunkingSettings(), embedder)
+    assert all(embedder.count_tokens(c.text) <= embedder.max_input_tokens for c in chunks)
+    assert "".join(c.text.split("\n\n", 1)[1] for c in chunks).replace(" ", "").count("x399") == 1
+
+
+def test_no_handbook_chunk_is_longer_than_the_minilm_window(handbook_clone: Path) -> None:
+    embedder = MiniLMEmbedder()
+    source = SourceConfig(name="tts", path=handbook_clone / "pages", include=["**/*.md"])
+    documents = scan_source(source).documents
+    assert len(documents) > 200
+    settings = ChunkingSettings()  # the [index] defaults
+    chunks = [c for doc in documents for c in chunk_document(doc, settings, embedder)]
+    lengths = embedder.count_tokens_batch([c.text for c in chunks])
+    assert len(chunks) > 2000
+    assert max(lengths) <= embedder.max_input_tokens == 254  # + [CLS] and [SEP] = MiniLM's 256
+    # the words x 1.3 estimate the chunker used before cuts hundreds of them
+    estimated = [c.text for doc in documents for c in chunk_document(doc, settings)]
+    assert sum(n > 254 for n in embedder.count_tokens_batch(estimated)) > 100

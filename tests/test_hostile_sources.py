@@ -241,10 +241,10 @@ def test_a_file_that_cannot_be_chunked_is_skipped_and_the_rest_is_indexed(
     write(tmp_path, "good.md", GOOD)
     write(tmp_path, "poison.md", "# Poison\n\nthis one trips the chunker\n")
 
-    def chunk_or_fail(doc: Document, settings: ChunkingSettings) -> list[object]:
+    def chunk_or_fail(doc: Document, settings: ChunkingSettings, tokens: object) -> list[object]:
         if doc.path == "poison.md":
             raise RecursionError("maximum recursion depth exceeded")
-        return chunk_document(doc, settings)  # type: ignore[return-value]
+        return chunk_document(doc, settings, tokens)  # type: ignore[arg-type,return-value]
 
     monkeypatch.setattr(refresh_module, "chunk_document", chunk_or_fail)
     store = SQLiteStore(tmp_path / "index.sqlite")

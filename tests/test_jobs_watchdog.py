@@ -86,3 +86,17 @@ def test_an_unreachable_owner_is_retried_at_the_next_run(deps: JobDeps, slack: F
     slack.users_by_email["alice@example.com"] = ALICE  # she joined the workspace
     assert runs.watchdog(deps, NOW + timedelta(days=1)).nudged == ["handbook:leave.md"]
     assert sorted(c for c, _ in dms(slack)) == ["DU0ALICE01", "DU0BOBBY01"]
+
+
+def test_a_channel_owner_is_told_in_the_channel(deps: JobDeps, slack: FakeSlack, tmp_path: Path) -> None:
+    """GOV.UK page expiry: owner_slack "#channel" is where the nudge goes; "@handle" cannot be looked up (#12)."""
+    laptops = tmp_path / "docs" / "laptops.md"
+    laptops.write_text(laptops.read_text().replace("---\nlast_reviewed", '---\nowner_slack: "#it-team"\nlast_reviewed'))
+    expenses = tmp_path / "docs" / "expenses.md"
+    expenses.write_text(expenses.read_text().replace("owner: U0BOBBY01", "owner_slack: '@bob'"))
+    index_docs(deps, NOW)
+    report = runs.watchdog(deps, NOW)
+    assert "handbook:laptops.md" in report.nudged
+    sent = dict(dms(slack))
+    assert "Laptops" in sent["#it-team"]
+    assert report.unreachable == ["handbook:expenses.md: owner '@bob' is neither a Slack id, a #channel nor an e-mail"]

@@ -36,7 +36,7 @@ from tests.fakes.refresh_corpus import (
 HELPER = Path(__file__).parent / "fakes" / "refresh_crash_helper.py"
 REQUIRED_JSON_KEYS = {
     "docs_new", "docs_changed", "docs_unchanged", "docs_removed", "docs_skipped",
-    "chunks_embedded", "chunks_reused", "chunks_deleted", "seconds",
+    "chunks_embedded", "chunks_reused", "chunks_deleted", "chunks_truncated", "seconds",
 }  # fmt: skip
 
 
@@ -106,9 +106,9 @@ def test_unchanged_docs_cost_one_hash_and_are_not_chunked(tmp_path: Path, monkey
     chunked: list[str] = []
     real = rag.index.refresh.chunk_document
 
-    def counting(doc: Document, settings: object) -> object:
+    def counting(doc: Document, settings: object, tokens: object) -> object:
         chunked.append(doc.doc_id)
-        return real(doc, settings)  # type: ignore[arg-type]
+        return real(doc, settings, tokens)  # type: ignore[arg-type]
 
     monkeypatch.setattr(rag.index.refresh, "chunk_document", counting)
     edited = [d if d.path != "docs/doc-04.md" else make_doc("kb", d.path, d.text + "\n\nOne more line.") for d in docs]
@@ -358,3 +358,36 @@ def test_concurrent_reader_always_sees_exactly_one_version_of_every_doc(tmp_path
     assert problems == []
     partial = {new for _, new in seen_states if 0 < new < len(v1)}
     assert partial, f"the reader never saw the refresh half-way: {sorted(seen_states)}"
+
+
+def test_batches_are_ordered_by_token_count_not_characters() -> None:
+    embedder = CountingEmbedder()  # batches of 4, tokens estimated from words
+    short_words = [" ".join(["a"] * n) for n in (40, 10, 30, 20)]  # many tokens, few characters each
+    long_words = ["x" * (300 + n) for n in range(4)]  # one long word each: many characters, two tokens
+    texts = [*short_words, *long_words]
+    batch = embedder.embed(texts, input_type=InputType.DOCUMENT)
+    assert embedder.texts[:4] == long_words  # the four 2-token texts share a batch despite 300+ characters
+    assert embedder.texts[4:] == sorted(short_words, key=len)
+    np.testing.assert_allclose(
+        batch.vectors, HashingEmbedder(dimension=64).embed(texts, input_type=InputType.DOCUMENT).vectors
+    )
+
+
+def test_refresh_reports_chunks_longer_than_the_model_window(tmp_path: Path) -> None:
+    from rag.providers.local_embedder import MiniLMEmbedder
+
+    embedder = MiniLMEmbedder()
+    store = SQLiteStore(tmp_path / "index.sqlite")
+    store.ensure_embedder(embedder.id, embedder.dimension)
+    title = ("x1y2 " * 40)[:199]  # ~160 word pieces, just under the heading cap (MAX_HEADING_CHARS)
+    nested = f"# {title}\n\n## {title}\n\n### {title}\n\nShort body."  # its heading path alone: ~480 word pieces
+    docs = [
+        make_doc("kb", "fine.md", "# Leave\n\n" + "Ask your manager before you book a holiday. " * 60),
+        make_doc("kb", "odd.md", nested),
+    ]
+    plan = plan_refresh(docs, {}, now=NOW)
+    result = apply_refresh(plan, store=store, embedder=embedder, chunking=CHUNKING)
+    assert result.chunks_embedded > 3
+    assert result.chunks_truncated == 1
+    assert result.to_json()["chunks_truncated"] == 1
+    store.close()

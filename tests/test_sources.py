@@ -17,6 +17,7 @@ from rag.errors import SourceError
 from rag.ingest import gitdates
 from rag.ingest.gitdates import parse_log, parse_status
 from rag.ingest.htmltext import html_to_text
+from rag.ingest.markup import clean_inline
 from rag.ingest.readers import (
     ReadError,
     markdown_title,
@@ -517,7 +518,9 @@ def test_handbook_titles_and_sample_by_paths(handbook_clone: Path) -> None:
     pages = handbook_clone / "pages"
     full = by_path(scan_source(SourceConfig(name="handbook", path=pages)))
     for doc in full.values():
-        assert doc.title == front_matter(pages / doc.path)["title"]
+        raw_title = front_matter(pages / doc.path)["title"]
+        assert doc.title == clean_inline(raw_title)  # "Logging in &amp; Networks" is shown "Logging in & Networks"
+        assert "<" not in doc.title and "&amp;" not in doc.title
         assert doc.text and not doc.text.startswith("---")
     sample = sorted(full)[::12][:20]
     part = by_path(scan_source(SourceConfig(name="handbook", path=pages), paths=sample))

@@ -21,6 +21,7 @@ import numpy as np
 from rag.answer.staleness import StalenessPolicy, staleness_warning
 from rag.answer.terms import terms
 from rag.clock import utcnow as utcnow  # re-exported
+from rag.config import IndexConfig
 from rag.errors import ProviderError
 from rag.index.store import VectorStore
 from rag.models import Answer, DocMeta, ProviderCall, SearchFilter, SearchHit, SourceRef, Turn
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 REFUSAL = "I couldn't find this in the docs."
 UNAVAILABLE = "The language model is unavailable right now — here are the most relevant sources."
 MAX_SOURCES = 5
+MAX_REFUSAL_SOURCES = 3
 
 
 @dataclass
@@ -55,17 +57,43 @@ class RagPipeline:
     deadline: float | None = None  # seconds for all provider calls of one answer ([cohere] deadline); None: no bound
 
 
+def extractive_pipeline(store: VectorStore, embedder: Embedder, index: IndexConfig) -> RagPipeline:
+    """The embedded default's pipeline (extractive answers, no reranker) with the ``[index]`` settings."""
+    from rag.answer.extractive import ExtractiveGenerator
+
+    return RagPipeline(
+        store=store,
+        embedder=embedder,
+        generator=ExtractiveGenerator(),
+        alpha=index.alpha,
+        candidates=index.candidates,
+        evidence=index.evidence,
+        min_relevance=index.min_relevance,
+    )
+
+
 def retrieval_query(question: str, history: Sequence[Turn]) -> str:
     """A follow-up ("and for contractors?") is searched together with the thread's earlier questions."""
     earlier = [turn.text for turn in history if turn.role == "user"][-2:]
     return " ".join([*earlier, question]) if earlier else question
 
 
-def evidence_strength(question: str, hit: SearchHit) -> float:
-    """How well the best hit supports the question: its cosine and the share of question terms it contains."""
+def term_coverage(question: str, hit: SearchHit) -> float:
+    """The share of the question's terms that the hit's text and title contain."""
     wanted = set(terms(question))
     found = set(terms(hit.chunk.text + " " + hit.doc.title))
-    coverage = len(wanted & found) / len(wanted) if wanted else 0.0
+    return len(wanted & found) / len(wanted) if wanted else 0.0
+
+
+def close_to(question: str, hits: Sequence[SearchHit]) -> list[SearchHit]:
+    """The hits worth listing beside a refusal: those holding at least half of the question's terms (at most
+    MAX_REFUSAL_SOURCES) — never five unrelated "closest" sources."""
+    return [hit for hit in hits if term_coverage(question, hit) >= 0.5][:MAX_REFUSAL_SOURCES]
+
+
+def evidence_strength(question: str, hit: SearchHit) -> float:
+    """How well the best hit supports the question: its cosine and the share of question terms it contains."""
+    coverage = term_coverage(question, hit)
     cosine = hit.vector_score if hit.vector_score is not None else 0.0
     if hit.rerank_score is not None:
         return hit.rerank_score
@@ -126,7 +154,8 @@ def answer_question(question: str, pipeline: RagPipeline, *, context: AskContext
     else:
         text = generation.text
     cited = () if refused or generation is None else generation.cited_doc_ids
-    sources = _sources(hits, cited, policy, now)
+    listed = close_to(query, hits[: pipeline.evidence]) if refused and error is None else hits
+    sources = _sources(listed, cited, policy, now)
     timings["total"] = _ms(started)
     answer = Answer(
         answer_id=answer_id,

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 
 from rag.config import StalenessConfig
-from rag.durations import human_age, human_span, parse_duration
+from rag.durations import add_period, human_age, human_span, parse_duration
 from rag.models import DateOrigin, DocMeta, SourceRef
 
 DEFAULT_THRESHOLD = timedelta(days=365)
@@ -71,20 +71,34 @@ class StalenessPolicy:
                 return threshold
         return self.default
 
+    def threshold_of(self, meta: DocMeta) -> timedelta:
+        """The page's own rule first (front matter ``review_by`` / ``review_in``, GOV.UK page expiry), then the
+        path and source thresholds."""
+        if meta.review_by is not None:
+            return max(meta.review_by - meta.updated_at, timedelta(0))
+        if meta.review_in:
+            try:
+                return add_period(meta.updated_at, meta.review_in) - meta.updated_at
+            except (ValueError, OverflowError):
+                pass  # validated at ingest; an index written by another version may hold anything
+        return self.threshold_for(meta.source, meta.path)
+
     def check(self, meta: DocMeta, now: datetime, passage_at: datetime | None = None) -> StaleSource | None:
-        threshold = self.threshold_for(meta.source, meta.path)
+        threshold = self.threshold_of(meta)
         age = now - self.judged_date(meta, passage_at)
         return StaleSource(meta, age, threshold) if age > threshold else None
 
     def judged_date(self, meta: DocMeta, passage_at: datetime | None) -> datetime:
         """The date staleness is judged by: the page's, or with ``basis = "passage"`` the (older) passage's —
-        unless the page carries a front-matter review date, which vouches for the whole page."""
-        if self.basis != "passage" or passage_at is None or meta.date_origin == DateOrigin.FRONT_MATTER:
+        unless the page carries a front-matter date or review rule (GOV.UK ``last_reviewed_on``, ``review_by``,
+        ``review_in``): a review vouches for the whole page."""
+        reviewed = meta.date_origin == DateOrigin.FRONT_MATTER or meta.review_by is not None or bool(meta.review_in)
+        if self.basis != "passage" or passage_at is None or reviewed:
             return meta.updated_at
         return min(passage_at, meta.updated_at)
 
     def source_ref(self, meta: DocMeta, now: datetime, *, cited: bool, passage_at: datetime | None = None) -> SourceRef:
-        threshold = self.threshold_for(meta.source, meta.path)
+        threshold = self.threshold_of(meta)
         age = now - meta.updated_at
         judged = now - self.judged_date(meta, passage_at)
         return SourceRef(

@@ -153,7 +153,8 @@ def apply_refresh(
             progress(done, total)
     # Chunk every doc to write and look up reusable vectors before the first write: a chunk that moves from a doc
     # written early to one written later is still found (the early write removes it from its old doc).
-    chunked = date_passages(plan, _chunk_each(plan, chunking, result), store, passage_dater)
+    # Chunks are sized with the embedder's own tokenizer against its window (rag.tokens.TokenCounter), then dated.
+    chunked = date_passages(plan, _chunk_each(plan, chunking, embedder, result), store, passage_dater)
     known = store.vectors_by_chunk_hash([c.chunk_hash for _, chunks in chunked for c in chunks]) if chunked else {}
     pending: list[tuple[DocChange, list[Chunk]]] = []
     pending_chunks = 0
@@ -202,13 +203,13 @@ def date_passages(
 
 
 def _chunk_each(
-    plan: RefreshPlan, chunking: ChunkingSettings, result: RefreshResult
+    plan: RefreshPlan, chunking: ChunkingSettings, embedder: Embedder, result: RefreshResult
 ) -> list[tuple[DocChange, list[Chunk]]]:
     """Chunk every doc to write; one that cannot be chunked is skipped with the reason (its stored version stays)."""
     chunked: list[tuple[DocChange, list[Chunk]]] = []
     for change in plan.writes:
         try:
-            chunked.append((change, chunk_document(change.doc, chunking)))
+            chunked.append((change, chunk_document(change.doc, chunking, embedder)))
         except Exception as exc:
             log.debug("chunking %s failed", change.doc.doc_id, exc_info=True)
             result.skipped.append(
@@ -238,6 +239,7 @@ def _write_group(
         batch = embedder.embed(list(missing.values()), input_type=InputType.DOCUMENT)
         result.embedding_tokens += batch.tokens
         result.chunks_embedded += len(missing)
+        result.chunks_truncated += batch.truncated
         known.update(zip(missing.keys(), batch.vectors, strict=True))
     for change, chunks in group:
         records = [ChunkRecord(chunk, change.meta, known[chunk.chunk_hash]) for chunk in chunks]

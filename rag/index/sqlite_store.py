@@ -3,11 +3,14 @@
 Each document's chunks are replaced in one transaction (new rows upserted, then old rows deleted), so a reader
 sees the old version or the new one, never neither and never both. Vectors are kept in memory, loaded lazily,
 and reloaded when the file's ``generation`` counter shows that any connection (this process or another) wrote.
+Keyword search is answered from an in-memory BM25 index over FTS5's own tokens (``rag.index.keyword_index``,
+the same scores) built in the background after each write; until it is current, FTS5 answers.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sqlite3
 import threading
@@ -19,6 +22,7 @@ import numpy as np
 
 from rag.errors import EmbedderMismatchError, StoreError
 from rag.index.fusion import relative_score_fusion, top_k
+from rag.index.keyword_index import KeywordIndex, QueryStemmer
 from rag.models import Chunk, ChunkRecord, DateOrigin, DocMeta, SearchFilter, SearchHit, StoredDoc
 
 _SCHEMA = """
@@ -26,7 +30,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS docs (
     doc_id TEXT PRIMARY KEY, source TEXT NOT NULL, path TEXT NOT NULL, title TEXT NOT NULL,
     source_hash TEXT NOT NULL, updated_at TEXT NOT NULL, date_origin TEXT NOT NULL, url TEXT, owner TEXT,
-    date_warning TEXT
+    review_in TEXT, review_by TEXT, keywords TEXT, date_warning TEXT
 );
 CREATE INDEX IF NOT EXISTS docs_source ON docs(source);
 CREATE INDEX IF NOT EXISTS docs_hash ON docs(source_hash);
@@ -42,6 +46,10 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
 INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0');
 """
 
+_DOC_COLUMNS = (
+    "doc_id, source, path, title, source_hash, updated_at, date_origin, url, owner, review_in, review_by, keywords, "
+    "date_warning"
+)
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 # How many chunks each side (BM25, vector) contributes to the fusion. Tuned on SciFact train (docs/benchmarks.md):
 # deeper lists make the min-max normalisation steadier (+0.01 nDCG@10 over 50) and cost ~nothing, since FTS5
@@ -54,12 +62,25 @@ STOPWORDS = frozenset(
 )
 
 
+log = logging.getLogger(__name__)
+
+
+def query_terms(text: str) -> list[str]:
+    """A free-text question's distinct non-stopword words, lower-cased (at most 64)."""
+    return [t for t in dict.fromkeys(w.lower() for w in _WORD.findall(text)) if t not in STOPWORDS][:64]
+
+
 def fts_query(text: str) -> str | None:
     """A free-text question as an FTS5 OR query of its distinct non-stopword terms (None if nothing is left)."""
-    terms = [t for t in dict.fromkeys(w.lower() for w in _WORD.findall(text)) if t not in STOPWORDS]
+    terms = query_terms(text)
     if not terms:
         return None
-    return " OR ".join(f'"{term}"' for term in terms[:64])
+    return " OR ".join(f'"{term}"' for term in terms)
+
+
+def searchable_title(meta: DocMeta) -> str:
+    """The keyword index's title column: the title and the page's front matter keywords (weighted like it)."""
+    return f"{meta.title}\n{meta.keywords}" if meta.keywords else meta.title
 
 
 class _VectorCache:
@@ -82,12 +103,23 @@ class SQLiteStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(chunks)")}
-        if "passage_at" not in columns:  # additive: indexes built before passage dates get the column, empty
-            self._db.execute("ALTER TABLE chunks ADD COLUMN passage_at TEXT")
-        if "date_warning" not in {row[1] for row in self._db.execute("PRAGMA table_info(docs)")}:
-            self._db.execute("ALTER TABLE docs ADD COLUMN date_warning TEXT")  # indexes built before #10
+        self._add_columns()
         self._vectors: _VectorCache | None = None
+        self._keywords: KeywordIndex | None = None
+        self._keyword_build: threading.Thread | None = None
+        # the index is built on a second connection, which an in-memory database cannot have
+        self._keyword_failed: int | None = -1 if str(path) == ":memory:" else None  # generation it failed at
+        self._stemmer = QueryStemmer()
+
+    def _add_columns(self) -> None:
+        """Indexes written before #10 / #12 / #14 get their columns (date warning; page review rules, keywords;
+        passage dates)."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(docs)")}
+        for name in ("date_warning", "review_in", "review_by", "keywords"):
+            if name not in columns:
+                self._db.execute(f"ALTER TABLE docs ADD COLUMN {name} TEXT")
+        if "passage_at" not in {row[1] for row in self._db.execute("PRAGMA table_info(chunks)")}:
+            self._db.execute("ALTER TABLE chunks ADD COLUMN passage_at TEXT")  # #14: each chunk's own age
 
     # -- embedder identity -------------------------------------------------------------------------------------
     def ensure_embedder(self, embedder_id: str, dimension: int) -> None:
@@ -141,7 +173,8 @@ class SQLiteStore:
                 for rowid, text in rows:
                     self._db.execute("DELETE FROM chunks_fts WHERE rowid = ?", (rowid,))
                     self._db.execute(
-                        "INSERT INTO chunks_fts(rowid, title, body) VALUES (?,?,?)", (rowid, meta.title, text)
+                        "INSERT INTO chunks_fts(rowid, title, body) VALUES (?,?,?)",
+                        (rowid, searchable_title(meta), text),
                     )
                 self._bump()
                 self._db.execute("COMMIT")
@@ -184,10 +217,11 @@ class SQLiteStore:
     def _write_doc(self, doc: DocMeta) -> None:
         self._db.execute(
             "INSERT INTO docs(doc_id, source, path, title, source_hash, updated_at, date_origin, url, owner, "
-            "date_warning) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(doc_id) DO UPDATE SET source=excluded.source, "
-            "path=excluded.path, title=excluded.title, source_hash=excluded.source_hash, "
-            "updated_at=excluded.updated_at, date_origin=excluded.date_origin, url=excluded.url, owner=excluded.owner, "
-            "date_warning=excluded.date_warning",
+            "review_in, review_by, keywords, date_warning) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(doc_id) "
+            "DO UPDATE SET source=excluded.source, path=excluded.path, title=excluded.title, "
+            "source_hash=excluded.source_hash, updated_at=excluded.updated_at, date_origin=excluded.date_origin, "
+            "url=excluded.url, owner=excluded.owner, review_in=excluded.review_in, review_by=excluded.review_by, "
+            "keywords=excluded.keywords, date_warning=excluded.date_warning",
             (
                 doc.doc_id,
                 doc.source,
@@ -198,6 +232,9 @@ class SQLiteStore:
                 doc.date_origin.value,
                 doc.url,
                 doc.owner,
+                doc.review_in,
+                doc.review_by.isoformat() if doc.review_by else None,
+                doc.keywords,
                 doc.date_warning,
             ),
         )
@@ -224,7 +261,8 @@ class SQLiteStore:
             )
             self._db.execute("DELETE FROM chunks_fts WHERE rowid = ?", (rowid,))
         self._db.execute(
-            "INSERT INTO chunks_fts(rowid, title, body) VALUES (?,?,?)", (rowid, record.doc.title, chunk.text)
+            "INSERT INTO chunks_fts(rowid, title, body) VALUES (?,?,?)",
+            (rowid, searchable_title(record.doc), chunk.text),
         )
 
     def _delete_rows(self, rowids: list[int]) -> None:
@@ -241,10 +279,7 @@ class SQLiteStore:
     def stored_docs(self, source: str | None = None) -> dict[str, StoredDoc]:
         # Two narrow queries (doc rows once, not once per chunk) in one read transaction (one snapshot).
         params: tuple[str, ...] = () if source is None else (source,)
-        doc_sql = (
-            "SELECT doc_id, source, path, title, source_hash, updated_at, date_origin, url, owner, date_warning "
-            "FROM docs"
-        )
+        doc_sql = f"SELECT {_DOC_COLUMNS} FROM docs"
         chunk_sql = "SELECT doc_id, chunk_id, chunk_hash FROM chunks"
         if source is not None:
             doc_sql += " WHERE source = ?"
@@ -260,7 +295,7 @@ class SQLiteStore:
                         if doc_id not in metas:
                             continue
                         row = metas[doc_id]
-                        stored = docs[doc_id] = StoredDoc(meta=_meta(row, date_warning=row[9]), chunk_hashes={})
+                        stored = docs[doc_id] = StoredDoc(meta=_meta(row), chunk_hashes={})
                     stored.chunk_hashes[chunk_id] = hash_
             finally:
                 self._db.execute("COMMIT")
@@ -334,10 +369,20 @@ class SQLiteStore:
         return self._vectors
 
     def bm25_search(self, query: str, *, limit: int, where: SearchFilter | None = None) -> dict[int, float]:
-        """rowid -> BM25 score (higher is better)."""
-        match = fts_query(query)
-        if match is None:
+        """rowid -> BM25 score (higher is better): FTS5's ``bm25()`` with the title weighted ``title_weight``."""
+        terms = query_terms(query)
+        if not terms:
             return {}
+        index = self._current_keywords()
+        if index is not None:
+            phrases = self._stemmer.tokens(terms)
+            if all(len(p) <= 1 for p in phrases):  # a word FTS5 splits in two is a phrase: FTS5 answers that
+                allowed = self._allowed(index.rowids, index.sources, where)
+                return index.search([p[0] for p in phrases if p], limit=limit, allowed=allowed)
+        return self._bm25_fts5(terms, limit=limit, where=where)
+
+    def _bm25_fts5(self, terms: list[str], *, limit: int, where: SearchFilter | None) -> dict[int, float]:
+        match = " OR ".join(f'"{term}"' for term in terms)
         sql = f"SELECT rowid, -bm25(chunks_fts, {self._title_weight}, 1.0) FROM chunks_fts WHERE chunks_fts MATCH ?"
         params: list[object] = [match]
         restriction, extra = _filter_sql(where)
@@ -354,23 +399,68 @@ class SQLiteStore:
             except sqlite3.OperationalError as exc:
                 raise StoreError(f"BM25 search failed: {exc}") from exc
 
+    def _current_keywords(self) -> KeywordIndex | None:
+        """The in-memory keyword index if it reflects the file as it is now; else start (re)building it."""
+        with self._lock:
+            generation = self._generation()
+            index = self._keywords
+            if index is not None and index.generation == generation:
+                return index
+            if self._keyword_failed in (-1, generation):  # FTS5 answers until the next write
+                return None
+            if self._keyword_build is None or not self._keyword_build.is_alive():
+                self._keyword_build = threading.Thread(
+                    target=self._build_keywords, args=(generation,), name="bestbefore-keyword-index", daemon=True
+                )
+                self._keyword_build.start()
+        return None
+
+    def _build_keywords(self, generation: int) -> None:
+        try:
+            db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            try:
+                index = KeywordIndex.build(db, title_weight=self._title_weight)
+            finally:
+                db.close()
+        except Exception as exc:  # FTS5 keeps answering; the first search after the next write tries again
+            log.warning("Could not build the in-memory keyword index of %s: %s", self.path, exc)
+            with self._lock:
+                self._keyword_failed = generation
+            return
+        with self._lock:
+            if self._keywords is None or index.generation >= self._keywords.generation:
+                self._keywords = index
+
+    def warm_up(self, timeout: float | None = None) -> None:
+        """Load the vectors and build the keyword index now, so the first questions do not pay for it."""
+        with self._lock:
+            self._load_vectors()
+        self._current_keywords()
+        build = self._keyword_build
+        if build is not None:
+            build.join(timeout)
+
+    def _allowed(self, rowids: np.ndarray, sources: np.ndarray, where: SearchFilter | None) -> np.ndarray | None:
+        """Which positions a filter lets through (``None``: all of them)."""
+        if where is None or (where.sources is None and where.doc_ids is None):
+            return None
+        mask = np.ones(len(rowids), dtype=bool)
+        if where.sources is not None:
+            mask &= np.isin(sources, list(where.sources))
+        if where.doc_ids is not None:
+            with self._lock:
+                mask &= np.isin(rowids, self._rowids_of_docs(where.doc_ids))
+        return mask
+
     def vector_search(self, vector: np.ndarray, *, limit: int, where: SearchFilter | None = None) -> dict[int, float]:
         """rowid -> cosine similarity (vectors are normalised)."""
         with self._lock:
             cache = self._load_vectors()
-            if where and where.doc_ids is not None:
-                allowed = self._rowids_of_docs(where.doc_ids)
-            else:
-                allowed = None
         if cache.matrix.size == 0:
             return {}
         scores = cache.matrix @ np.asarray(vector, dtype=np.float32).reshape(-1)
-        mask = np.ones(len(scores), dtype=bool)
-        if where and where.sources is not None:
-            mask &= np.isin(cache.sources, list(where.sources))
-        if allowed is not None:
-            mask &= np.isin(cache.rowids, allowed)
-        candidates = np.flatnonzero(mask)
+        mask = self._allowed(cache.rowids, cache.sources, where)
+        candidates = np.arange(len(scores)) if mask is None else np.flatnonzero(mask)
         if candidates.size == 0:
             return {}
         if candidates.size > limit:  # partial selection: a full sort of 100k scores costs more than the rest
@@ -415,31 +505,33 @@ class SQLiteStore:
             return {}
         marks = ",".join("?" * len(rowids))
         sql = (
-            "SELECT d.doc_id, d.source, d.path, d.title, d.source_hash, d.updated_at, d.date_origin, d.url, "
-            "d.owner, c.chunk_id, c.chunk_hash, c.rowid, c.ordinal, c.text, c.heading_path, c.passage_at "
-            f"FROM chunks c JOIN docs d ON d.doc_id = c.doc_id WHERE c.rowid IN ({marks})"
+            "SELECT c.chunk_id, c.chunk_hash, c.rowid, c.ordinal, c.text, c.heading_path, c.passage_at, "
+            + ", ".join(f"d.{column.strip()}" for column in _DOC_COLUMNS.split(","))
+            + f" FROM chunks c JOIN docs d ON d.doc_id = c.doc_id WHERE c.rowid IN ({marks})"
         )
         out: dict[int, tuple[Chunk, DocMeta]] = {}
         with self._lock:
             for row in self._db.execute(sql, tuple(rowids)):
+                meta = _meta(row[7:])
                 chunk = Chunk(
-                    chunk_id=row[9],
-                    doc_id=row[0],
-                    ordinal=row[12],
-                    text=row[13],
-                    chunk_hash=row[10],
-                    heading_path=tuple(json.loads(row[14])),
-                    passage_at=datetime.fromisoformat(row[15]) if row[15] else None,
+                    chunk_id=row[0],
+                    doc_id=meta.doc_id,
+                    ordinal=row[3],
+                    text=row[4],
+                    chunk_hash=row[1],
+                    heading_path=tuple(json.loads(row[5])),
+                    passage_at=datetime.fromisoformat(row[6]) if row[6] else None,
                 )
-                out[int(row[11])] = (chunk, _meta(row))
+                out[int(row[2])] = (chunk, meta)
         return out
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            self._stemmer.close()
 
 
-def _meta(row: Sequence[object], *, date_warning: object = None) -> DocMeta:
+def _meta(row: Sequence[object]) -> DocMeta:
     return DocMeta(
         doc_id=str(row[0]),
         source=str(row[1]),
@@ -450,7 +542,10 @@ def _meta(row: Sequence[object], *, date_warning: object = None) -> DocMeta:
         date_origin=DateOrigin(str(row[6])),
         url=None if row[7] is None else str(row[7]),
         owner=None if row[8] is None else str(row[8]),
-        date_warning=None if date_warning is None else str(date_warning),
+        review_in=None if row[9] is None else str(row[9]),
+        review_by=None if row[10] is None else datetime.fromisoformat(str(row[10])),
+        keywords=None if row[11] is None else str(row[11]),
+        date_warning=None if row[12] is None else str(row[12]),
     )
 
 

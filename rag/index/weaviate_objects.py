@@ -15,6 +15,7 @@ from rag.models import Chunk, ChunkRecord, DateOrigin, DocMeta, SearchFilter
 
 META_PROPS = [
     "doc_id", "source", "path", "title", "url", "owner", "updated_at", "date_origin", "source_hash", "date_warning",
+    "review_in", "review_by", "keywords",
 ]  # fmt: skip
 
 
@@ -46,6 +47,9 @@ def meta_properties(meta: DocMeta) -> dict[str, Any]:
         "date_origin": meta.date_origin.value,
         "source_hash": meta.source_hash,
         "date_warning": meta.date_warning or "",
+        "review_in": meta.review_in or "",
+        "review_by": meta.review_by.isoformat() if meta.review_by else "",
+        "keywords": meta.keywords or "",
     }
 
 
@@ -100,6 +104,9 @@ def doc_meta(props: dict[str, Any]) -> DocMeta:
         url=props.get("url") or None,
         owner=props.get("owner") or None,
         date_warning=props.get("date_warning") or None,
+        review_in=props.get("review_in") or None,
+        review_by=datetime.fromisoformat(props["review_by"]) if props.get("review_by") else None,
+        keywords=props.get("keywords") or None,
     )
 
 

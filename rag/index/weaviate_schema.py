@@ -47,10 +47,12 @@ def field_property(name: str, *, data_type: DataType = DataType.TEXT, filterable
     )  # fmt: skip
 
 
-_DOC_FIELDS = ("doc_id", "source", "path", "url", "owner", "date_origin", "source_hash")
+_DOC_FIELDS = ("doc_id", "source", "path", "url", "owner", "date_origin", "source_hash", "review_in", "review_by")
+_KEYWORDS = Property(name="keywords", data_type=DataType.TEXT, tokenization=Tokenization.WORD, skip_vectorization=True)
 CHUNK_SCHEMA = [
     *(field_property(n) for n in _DOC_FIELDS),
     *(field_property(n) for n in ("chunk_id", "chunk_hash")),
+    _KEYWORDS,
     Property(name="date_warning", data_type=DataType.TEXT, index_searchable=False, skip_vectorization=True),
     Property(name="title", data_type=DataType.TEXT, tokenization=Tokenization.WORD, skip_vectorization=True),
     Property(name="text", data_type=DataType.TEXT, tokenization=Tokenization.WORD, skip_vectorization=True),
@@ -62,6 +64,7 @@ CHUNK_SCHEMA = [
 DOC_SCHEMA = [
     *(field_property(n) for n in _DOC_FIELDS),
     field_property("title", filterable=False),
+    _KEYWORDS,
     Property(name="date_warning", data_type=DataType.TEXT, index_searchable=False, skip_vectorization=True),
     Property(name="updated_at", data_type=DataType.DATE, skip_vectorization=True),
     Property(name="chunk_count", data_type=DataType.INT, skip_vectorization=True),

@@ -1,8 +1,10 @@
 """Heading-aware, size-bounded, deterministic chunking. Pure.
 
 Markdown (``#`` headings) and reStructuredText (underlined headings) are split into sections first; each chunk
-carries its heading path. Sections are packed into chunks of about ``max_tokens`` (words x 1.3 as the token
-estimate) with ``overlap_tokens`` of overlap between consecutive pieces of one long section.
+carries its heading path. Sections are packed into pieces of at most ``max_tokens`` with ``overlap_tokens`` of
+overlap between consecutive pieces of one long section. Tokens are counted by a ``TokenCounter``: the active
+embedder's own tokenizer, so that a chunk never runs past the model's window (heading path included), or the
+words x 1.3 estimate when none is given.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import re
 from dataclasses import dataclass
 
 from rag.models import Chunk, Document
+from rag.tokens import WORD_ESTIMATE, TokenCounter
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(?=.)")  # the title is cut by markdown_heading (linear time)
 _RST_UNDERLINE = re.compile(r"^([=\-~^\"'`#*+<>:.])\1{2,}\s*$")
-_TOKENS_PER_WORD = 1.3
+_MIN_PIECE_TOKENS = 16  # a piece keeps at least this much room, even beside a very long heading path
 MAX_HEADING_CHARS = 200  # every chunk of a section repeats its heading path: a 1 MB heading must not be repeated
 
 
@@ -26,7 +29,8 @@ class ChunkingSettings:
 
     @property
     def fingerprint(self) -> str:
-        return f"v1:{self.max_tokens}:{self.overlap_tokens}"
+        # v2: pieces are sized in the embedder's own tokens and capped by its window (v1: words x 1.3)
+        return f"v2:{self.max_tokens}:{self.overlap_tokens}"
 
 
 @dataclass(frozen=True)
@@ -93,40 +97,92 @@ def split_sections(text: str, fmt: str) -> list[Section]:
     return sections
 
 
-def _estimate_tokens(words: int) -> int:
-    return int(words * _TOKENS_PER_WORD + 0.999)
+def _fit_word(word: str, budget: int, tokens: TokenCounter) -> list[str]:
+    """One whitespace-free run (a long URL, a hash) cut into slices of at most ``budget`` tokens."""
+    slices: list[str] = []
+    rest = word
+    while rest:
+        count = tokens.count_tokens(rest)
+        if count <= budget:
+            slices.append(rest)
+            break
+        size = max(1, len(rest) * budget // count)
+        while size > 1 and tokens.count_tokens(rest[:size]) > budget:
+            size = max(1, size * 3 // 4)
+        slices.append(rest[:size])
+        rest = rest[size:]
+    return slices
 
 
-def _pack(section: Section, settings: ChunkingSettings) -> list[str]:
-    """Paragraph-packing into pieces under the budget; a too-long paragraph is split by words with overlap."""
-    budget = max(8, int(settings.max_tokens / _TOKENS_PER_WORD))
-    overlap = min(budget // 2, int(settings.overlap_tokens / _TOKENS_PER_WORD))
+def _windows(words: list[str], budget: int, overlap: int, tokens: TokenCounter) -> list[str]:
+    """Consecutive runs of words of at most ``budget`` tokens, each sharing up to ``overlap`` tokens with the last."""
+    counts: dict[str, int] = {}
+    units: list[str] = []
+    for word in words:
+        if word not in counts:
+            counts[word] = tokens.count_tokens(word)
+        if counts[word] > budget:
+            for part in _fit_word(word, budget, tokens):
+                counts[part] = tokens.count_tokens(part)
+                units.append(part)
+        else:
+            units.append(word)
+    # Word counts are scaled to add up to the whole paragraph's count: exact for a subword tokenizer (it splits on
+    # whitespace first, so the scale is 1), and it keeps an estimate's per-word rounding from inflating every word.
+    total = sum(counts[unit] for unit in units)
+    scale = min(1.0, tokens.count_tokens(" ".join(units)) / total) if total else 1.0
+    ends = [0.0]  # ends[i]: tokens of units[:i]
+    for unit in units:
+        ends.append(ends[-1] + counts[unit] * scale)
+    pieces: list[str] = []
+    start = 0
+    while start < len(units):
+        stop = start + 1
+        while stop < len(units) and ends[stop + 1] - ends[start] <= budget:
+            stop += 1
+        pieces.append(" ".join(units[start:stop]))
+        if stop == len(units):
+            break
+        next_start = stop
+        while next_start - 1 > start and ends[stop] - ends[next_start - 1] <= overlap:
+            next_start -= 1
+        start = next_start
+    return pieces
+
+
+def _pack(text: str, budget: int, overlap: int, tokens: TokenCounter) -> list[str]:
+    """Paragraph-packing into pieces of at most ``budget`` tokens; a too-long paragraph is split by words."""
     pieces: list[str] = []
     current: list[str] = []
     count = 0
-    for paragraph in re.split(r"\n\s*\n", section.text):
-        words = paragraph.split()
-        if not words:
+    for paragraph in re.split(r"\n\s*\n", text):
+        paragraph = paragraph.strip()
+        if not paragraph:
             continue
-        if count + len(words) <= budget:
-            current.append(paragraph.strip())
-            count += len(words)
+        size = tokens.count_tokens(paragraph)
+        if count + size <= budget:
+            current.append(paragraph)
+            count += size
             continue
         if current:
             pieces.append("\n\n".join(current))
             current, count = [], 0
-        if len(words) <= budget:
-            current, count = [paragraph.strip()], len(words)
+        if size <= budget:
+            current, count = [paragraph], size
             continue
-        step = budget - overlap
-        for start in range(0, len(words), step):
-            window = words[start : start + budget]
-            if start and len(window) <= overlap:
-                break
-            pieces.append(" ".join(window))
+        pieces.extend(_windows(paragraph.split(), budget, overlap, tokens))
     if current:
         pieces.append("\n\n".join(current))
     return pieces
+
+
+def piece_budget(prefix: str, settings: ChunkingSettings, tokens: TokenCounter) -> int:
+    """Tokens a piece may have: ``max_tokens``, less whatever the prefix leaves of the model's window."""
+    budget = settings.max_tokens
+    window = tokens.max_input_tokens
+    if window is not None:
+        budget = min(budget, window - (tokens.count_tokens(prefix) if prefix else 0))
+    return max(_MIN_PIECE_TOKENS, budget)
 
 
 def chunk_hash(text: str, settings: ChunkingSettings) -> str:
@@ -138,13 +194,19 @@ def chunk_id(doc_id: str, hash_: str, occurrence: int) -> str:
     return hashlib.sha256(f"{doc_id}\x00{hash_}\x00{occurrence}".encode()).hexdigest()[:32]
 
 
-def chunk_document(doc: Document, settings: ChunkingSettings) -> list[Chunk]:
-    """The document's chunks, in order. The embedded text starts with the title and heading path."""
+def chunk_document(doc: Document, settings: ChunkingSettings, tokens: TokenCounter = WORD_ESTIMATE) -> list[Chunk]:
+    """The document's chunks, in order. The embedded text starts with the heading path.
+
+    ``tokens``: the active embedder (it counts with its own tokenizer and knows its window), so that no chunk is
+    longer than the model reads; the default estimates words x 1.3 and knows no window.
+    """
     chunks: list[Chunk] = []
     seen: dict[str, int] = {}
     for section in split_sections(doc.text, doc.format):
-        for piece in _pack(section, settings):
-            heading = " > ".join(section.heading_path)
+        heading = " > ".join(section.heading_path)
+        budget = piece_budget(heading, settings, tokens)
+        overlap = min(budget // 2, settings.overlap_tokens)
+        for piece in _pack(section.text, budget, overlap, tokens):
             text = piece if not heading else f"{heading}\n\n{piece}"
             hash_ = chunk_hash(text, settings)
             occurrence = seen.get(hash_, 0)

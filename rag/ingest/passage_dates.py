@@ -2,8 +2,8 @@
 own lines (``git blame --incremental``, committer time), run only on the files a refresh writes, one pass per
 source on a small pool.
 
-A chunk is located in its file by its words: a chunk's body (its text without the heading-path prefix) is a
-contiguous run of the file's words (chunking only rejoins whitespace), so the lines holding that run are its lines.
+A chunk is located in its file by its words (letters and digits, so markup the cleaner drops does not matter): the
+file lines from its first to its last aligned word are its lines.
 A chunk that cannot be located (HTML, PDF), or whose lines are not committed, gets no git date here; the refresh then
 dates it by the first time the index saw its hash.
 """
@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import unicodedata
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from difflib import SequenceMatcher
 from pathlib import Path
 
 from rag.errors import SourceError
@@ -58,13 +60,13 @@ def parse_incremental_blame(output: bytes, line_count: int, shallow: frozenset[s
 def blame_file(folder: Path, path: str, shallow: frozenset[str] = frozenset()) -> LineDates | None:
     """Committer time of each line of ``folder/path``; None when git cannot blame it (untracked, not in git)."""
     try:
-        lines = (folder / path).read_bytes().count(b"\n")
+        data = (folder / path).read_bytes()
     except OSError:
         return None
     run = run_git(folder, "--literal-pathspecs", "blame", "--incremental", "--", path)
     if run.returncode != 0:
         return None
-    text_lines = lines + 1  # a last line without a newline still counts
+    text_lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)  # git's count of lines
     return parse_incremental_blame(run.stdout, text_lines, shallow)
 
 
@@ -91,8 +93,17 @@ def blame_files(folder: Path, paths: Sequence[str]) -> dict[str, LineDates]:
     return {path: dates for path, dates in found.items() if dates is not None}
 
 
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+MIN_BLOCK = 3  # matched runs shorter than this are chance (a "the" elsewhere in the file)
+MIN_COVERAGE = 0.6  # share of a chunk's words that must be found in its file
+
+
+def _tokens(text: str) -> list[str]:
+    return [t.casefold() for t in _TOKEN.findall(unicodedata.normalize("NFC", text))]
+
+
 def _words_by_line(text: str) -> tuple[list[str], list[int]]:
-    """Every word of the file's body (after YAML front matter) and the 0-based line it is on."""
+    """Every word (letters and digits) of the file's body (after YAML front matter) and the 0-based line it is on."""
     lines = text.split("\n")
     start = 0
     if lines and lines[0].rstrip() == "---":
@@ -101,7 +112,7 @@ def _words_by_line(text: str) -> tuple[list[str], list[int]]:
     words: list[str] = []
     owners: list[int] = []
     for number in range(start, len(lines)):
-        for word in unicodedata.normalize("NFC", lines[number]).split():
+        for word in _tokens(lines[number]):
             words.append(word)
             owners.append(number)
     return words, owners
@@ -114,31 +125,37 @@ def chunk_body(chunk: Chunk) -> str:
 
 
 def locate_chunks(text: str, chunks: Sequence[Chunk]) -> list[set[int] | None]:
-    """For each chunk (in document order), the 0-based lines of ``text`` holding its words, or None if not found."""
+    """For each chunk, the 0-based lines of ``text`` it came from, or None if it cannot be found.
+
+    Words are compared without markup (cleaning drops link targets, template tags and quote markers), so a chunk is
+    found by aligning its words with the file's: the lines from its first to its last matched word are its lines.
+    """
     words, owners = _words_by_line(text)
-    positions: dict[str, list[int]] = {}
-    for index, word in enumerate(words):
-        positions.setdefault(word, []).append(index)
     found: list[set[int] | None] = []
-    cursor = 0
     for chunk in chunks:
-        run = unicodedata.normalize("NFC", chunk_body(chunk)).split()
-        start = _find_run(words, positions, run, cursor)
-        if start is None:
-            start = _find_run(words, positions, run, 0)
-        if start is None:
-            found.append(None)
-            continue
-        cursor = start
-        found.append(set(owners[start : start + len(run)]))
+        run = _tokens(chunk_body(chunk))
+        span = _align(words, run)
+        found.append(None if span is None else set(owners[span[0] : span[1] + 1]))
     return found
 
 
-def _find_run(words: list[str], positions: dict[str, list[int]], run: list[str], cursor: int) -> int | None:
+def _align(words: list[str], run: list[str]) -> tuple[int, int] | None:
+    """(first, last) index in ``words`` of the chunk's words, or None when too few of them are found together."""
     if not run:
         return None
-    for start in positions.get(run[0], ()):
-        if start >= cursor and words[start : start + len(run)] == run:
+    exact = _find_run(words, run)
+    if exact is not None:
+        return exact, exact + len(run) - 1
+    blocks = [b for b in SequenceMatcher(None, words, run, autojunk=False).get_matching_blocks() if b.size >= MIN_BLOCK]
+    if not blocks or sum(b.size for b in blocks) < MIN_COVERAGE * len(run):
+        return None
+    return blocks[0].a, blocks[-1].a + blocks[-1].size - 1
+
+
+def _find_run(words: list[str], run: list[str]) -> int | None:
+    first = run[0]
+    for start in (i for i, word in enumerate(words) if word == first):
+        if words[start : start + len(run)] == run:
             return start
     return None
 
@@ -155,8 +172,12 @@ def passage_dates(folder: Path, files: Sequence[tuple[str, Sequence[Chunk]]]) ->
             text = (folder / path).read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError):
             continue
+        committed = [d for d in lines if d is not None]
+        whole_file = max(committed) if committed and len(committed) == len(lines) else None
         for chunk, located in zip(chunks, locate_chunks(text, chunks), strict=True):
             when = [lines[n] for n in located or () if n < len(lines) and lines[n] is not None]
             if located and len(when) == len(located):  # every line committed: the newest commit dates it
                 dated[chunk.chunk_id] = max(d for d in when if d is not None)
+            elif located is None and whole_file is not None:  # not found (rewritten markup): no newer than its file
+                dated[chunk.chunk_id] = whole_file
     return dated

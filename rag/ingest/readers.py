@@ -20,6 +20,7 @@ import yaml
 
 from rag.ingest.front_matter import FrontMatterRefused, load_front_matter
 from rag.ingest.htmltext import html_to_text
+from rag.ingest.markup import clean_inline, clean_markdown, summary_text
 
 FORMATS: dict[str, str] = {
     ".md": "markdown",
@@ -29,9 +30,13 @@ FORMATS: dict[str, str] = {
     ".htm": "html",
     ".rst": "rst",
     ".pdf": "pdf",
+    ".mdx": "markdown",  # Docusaurus / MDX
 }
+# Template-wrapped Markdown, named by its compound suffix (Middleman / GOV.UK tech-docs: ``page.html.md.erb``).
+TEMPLATE_FORMATS: dict[str, str] = {".md.erb": "markdown", ".markdown.erb": "markdown", ".md.liquid": "markdown"}
 
-DATE_KEYS: tuple[str, ...] = ("last_reviewed", "updated", "date")  # front matter date fields, best first
+# front matter date fields, best first (last_reviewed_on: GOV.UK tech-docs page expiry)
+DATE_KEYS: tuple[str, ...] = ("last_reviewed_on", "last_reviewed", "updated", "date")
 _DATE_FORMATS: tuple[str, ...] = ("%Y/%m/%d", "%d %B %Y", "%B %d, %Y", "%d %b %Y", "%b %d, %Y")
 
 
@@ -52,7 +57,7 @@ class ParsedFile:
 def parse_file(path: str, data: bytes) -> ParsedFile:
     """Read one file's bytes according to its extension. Raises :class:`ReadError`."""
     suffix = PurePosixPath(path).suffix.lower()
-    fmt = FORMATS.get(suffix)
+    fmt = format_of(path)
     if fmt is None:
         raise ReadError(f"unsupported file type {suffix or '(no extension)'}")
     if fmt == "pdf":
@@ -61,13 +66,29 @@ def parse_file(path: str, data: bytes) -> ParsedFile:
     text = decode_text(data)
     if fmt == "markdown":
         meta, body = split_front_matter(text)
-        return ParsedFile(format=fmt, body=body, title=markdown_title(body), meta=meta)
+        clean = clean_markdown(body, meta)
+        summary = summary_text(meta)  # description, summary: searchable like the page text
+        if summary:
+            clean = f"{summary}\n\n{clean}"
+        title = meta_text(meta, "title")
+        return ParsedFile(
+            format=fmt, body=clean, title=clean_inline(title) if title else markdown_title(clean), meta=meta
+        )
     if fmt == "html":
         title, body = html_to_text(text)
         return ParsedFile(format=fmt, body=body, title=title)
     if fmt == "rst":
         return ParsedFile(format=fmt, body=text, title=rst_title(text))
     return ParsedFile(format=fmt, body=text)
+
+
+def format_of(path: str) -> str | None:
+    """The reader for a file name: compound template suffixes (``.html.md.erb``) first, then the last suffix."""
+    name = PurePosixPath(path).name.lower()
+    for suffix, fmt in TEMPLATE_FORMATS.items():
+        if name.endswith(suffix):
+            return fmt
+    return FORMATS.get(PurePosixPath(name).suffix)
 
 
 def decode_text(data: bytes) -> str:

@@ -23,7 +23,10 @@ from rag.config import SourceConfig
 from rag.errors import SourceError
 from rag.ingest.folder_walk import is_utf8, read_regular_file, requested, shown_path, walk
 from rag.ingest.gitdates import GitDates, find_git_dates
-from rag.ingest.readers import FORMATS, ParsedFile, ReadError, meta_text, parse_file, prettify_stem
+from rag.ingest.markup import keyword_text
+from rag.ingest.page_expiry import page_owner, review_rule, tech_docs_config, tech_docs_default_owner
+from rag.ingest.page_urls import page_url
+from rag.ingest.readers import ParsedFile, ReadError, format_of, meta_text, parse_file, prettify_stem
 from rag.ingest.trusted_dates import TrustedDate, front_matter_date, future
 from rag.models import DateOrigin, Document, SkippedFile
 
@@ -100,6 +103,7 @@ def scan_source(config: SourceConfig, *, paths: Sequence[str] | None = None, now
     undated = [rel for rel, (_, dated) in parsed.items() if dated.moment is None]
     git = find_git_dates(root, None if paths is None else undated) if undated else None
 
+    default_owner = config.owner or tech_docs_default_owner(tech_docs_config(root))
     documents: list[Document] = []
     for rel, (item, dated) in parsed.items():
         try:
@@ -107,7 +111,7 @@ def scan_source(config: SourceConfig, *, paths: Sequence[str] | None = None, now
             if not text:
                 skipped.append(SkippedFile(config.name, rel, _empty_reason(item)))
                 continue
-            documents.append(_document(config, rel, item, text, dated, git, now))
+            documents.append(_document(config, rel, item, text, dated, git, now, default_owner))
         except Exception as exc:
             log.debug("preparing %s:%s failed", config.name, rel, exc_info=True)
             skipped.append(SkippedFile(config.name, rel, crash_reason("could not be prepared", exc)))
@@ -147,7 +151,9 @@ def _document(
     dated: TrustedDate,
     git: GitDates | None,
     now: datetime,
+    default_owner: str | None = None,
 ) -> Document:
+    rule = review_rule(item.meta)
     updated_at = dated.moment
     origin: DateOrigin | None = DateOrigin.FRONT_MATTER if updated_at else None
     warnings = list(dated.warnings)
@@ -161,15 +167,18 @@ def _document(
         doc_id=f"{config.name}:{rel}",
         source=config.name,
         path=rel,
-        title=clip(storable(meta_text(item.meta, "title") or item.title or prettify_stem(rel)), MAX_TITLE_CHARS),
+        title=clip(storable(item.title or prettify_stem(rel)), MAX_TITLE_CHARS),
         text=text,
         source_hash=source_hash(text),
         updated_at=updated_at,
         date_origin=origin,
-        url=join_url(config.url_base, rel) if config.url_base else None,
-        owner=clip(storable(owner), MAX_TITLE_CHARS) if (owner := meta_text(item.meta, "owner")) else None,
+        url=page_url(config.url, config.url_base, rel, item.meta),
+        owner=clip(storable(owner), MAX_TITLE_CHARS) if (owner := page_owner(item.meta, default_owner)) else None,
         format=item.format,
         date_warning="; ".join(warnings) or None,
+        review_in=rule.review_in,
+        review_by=rule.review_by,
+        keywords=keyword_text(item.meta),
     )
 
 
@@ -199,7 +208,7 @@ def _selection(rel: str, include: Sequence[str], exclude: Sequence[str]) -> str 
     if not matched:
         return None
     suffix = PurePosixPath(rel).suffix.lower()
-    if suffix in FORMATS:
+    if format_of(rel) is not None:
         return ""
     if any(_names_suffix(pattern, suffix) for pattern in matched):
         return f"unsupported file type {suffix or '(no extension)'}"

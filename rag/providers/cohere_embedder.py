@@ -15,6 +15,10 @@ from rag.providers.embedding import Embedder, EmbeddingBatch, normalise_rows
 from rag.providers.generation import Reranked
 
 MAX_TEXTS_PER_CALL = 96  # Cohere's limit for one /v2/embed call
+# How many tokens of one input each embed model reads (Cohere's model docs); the chunker keeps chunks inside it.
+# There is no local Cohere tokenizer, so chunks are sized with the words x 1.3 estimate against this window.
+MAX_INPUT_TOKENS = {"embed-v4.0": 128_000}
+DEFAULT_MAX_INPUT_TOKENS = 512  # the v3 family: embed-english-v3.0, embed-multilingual-v3.0 and their -light
 DEFAULT_DIMENSIONS = {  # the models' documented default output dimension: no start-up call needed to learn it
     "embed-v4.0": 1536,
     "embed-english-v3.0": 1024,
@@ -39,6 +43,7 @@ class CohereEmbedder(Embedder):
         self.api = api
         self.model = model
         self.id = f"cohere/{model}"
+        self.max_input_tokens = MAX_INPUT_TOKENS.get(model, DEFAULT_MAX_INPUT_TOKENS)
         self._output_dimension = dimension
         known = DEFAULT_DIMENSIONS.get(model)
         self.dimension = dimension if dimension is not None else known or self._discover_dimension()

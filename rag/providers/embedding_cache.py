@@ -208,6 +208,13 @@ class CachedEmbedder(Embedder):
         self.batch_size = inner.batch_size
         self._ttl = {InputType.QUERY: query_ttl, InputType.DOCUMENT: document_ttl}
         self._count_lock = threading.Lock()
+        self.max_input_tokens = inner.max_input_tokens
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def count_tokens_batch(self, texts: Sequence[str]) -> list[int]:
+        return self.inner.count_tokens_batch(texts)
 
     @property
     def stats(self) -> CacheStats:
@@ -240,6 +247,7 @@ class CachedEmbedder(Embedder):
             for rows, vector in zip(missing.values(), fresh.vectors, strict=True):
                 out[rows] = vector
             result.tokens = fresh.tokens
+            result.truncated = fresh.truncated
             result.calls = list(fresh.calls)
             self.cache.set_many(
                 [(key, pack_vector(vector)) for key, vector in zip(missing, fresh.vectors, strict=True)],

@@ -32,6 +32,7 @@ class DiskCachedEmbedder(Embedder):
         self.dimension = inner.dimension
         self.provider = inner.provider
         self.batch_size = max(inner.batch_size, 256)
+        self.max_input_tokens = inner.max_input_tokens
         cache_dir.mkdir(parents=True, exist_ok=True)
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", inner.id)
         self.path = cache_dir / f"{slug}.sqlite"
@@ -57,6 +58,7 @@ class DiskCachedEmbedder(Embedder):
             batch = self.inner.embed([texts[i] for i in part], input_type=input_type)
             out[part] = batch.vectors
             total.tokens += batch.tokens
+            total.truncated += batch.truncated
             total.calls.extend(batch.calls)
             with self._db:
                 self._db.executemany(
@@ -69,6 +71,12 @@ class DiskCachedEmbedder(Embedder):
 
     def embed_batch(self, texts: Sequence[str], *, input_type: InputType) -> EmbeddingBatch:
         return self.embed(texts, input_type=input_type)
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def count_tokens_batch(self, texts: Sequence[str]) -> list[int]:
+        return self.inner.count_tokens_batch(texts)
 
     def _lookup(self, keys: list[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}

