@@ -131,33 +131,42 @@ def locate_chunks(text: str, chunks: Sequence[Chunk]) -> list[set[int] | None]:
     found by aligning its words with the file's: the lines from its first to its last matched word are its lines.
     """
     words, owners = _words_by_line(text)
+    grams: dict[tuple[str, ...], list[int]] = {}
+    for index in range(len(words) - MIN_BLOCK + 1):
+        grams.setdefault(tuple(words[index : index + MIN_BLOCK]), []).append(index)
     found: list[set[int] | None] = []
     for chunk in chunks:
         run = _tokens(chunk_body(chunk))
-        span = _align(words, run)
+        span = _align(words, run, grams)
         found.append(None if span is None else set(owners[span[0] : span[1] + 1]))
     return found
 
 
-def _align(words: list[str], run: list[str]) -> tuple[int, int] | None:
-    """(first, last) index in ``words`` of the chunk's words, or None when too few of them are found together."""
+def _align(words: list[str], run: list[str], grams: dict[tuple[str, ...], list[int]]) -> tuple[int, int] | None:
+    """(first, last) index in ``words`` of the chunk's words, or None when too few of them are found together.
+
+    An exact run first; else the chunk is aligned (difflib) with the stretch of the file around its first word
+    triple found there."""
     if not run:
         return None
-    exact = _find_run(words, run)
+    starts = grams.get(tuple(run[:MIN_BLOCK]), []) if len(run) >= MIN_BLOCK else range(len(words))
+    exact = next((i for i in starts if words[i : i + len(run)] == run), None)
     if exact is not None:
         return exact, exact + len(run) - 1
-    blocks = [b for b in SequenceMatcher(None, words, run, autojunk=False).get_matching_blocks() if b.size >= MIN_BLOCK]
+    anchor = next(
+        (grams[key][0] - i for i in range(len(run) - MIN_BLOCK + 1) if (key := tuple(run[i : i + MIN_BLOCK])) in grams),
+        None,
+    )
+    if anchor is None:
+        return None
+    low = max(0, anchor - len(run) // 2)
+    window = words[low : anchor + 2 * len(run) + MIN_BLOCK]
+    blocks = [
+        b for b in SequenceMatcher(None, window, run, autojunk=False).get_matching_blocks() if b.size >= MIN_BLOCK
+    ]
     if not blocks or sum(b.size for b in blocks) < MIN_COVERAGE * len(run):
         return None
-    return blocks[0].a, blocks[-1].a + blocks[-1].size - 1
-
-
-def _find_run(words: list[str], run: list[str]) -> int | None:
-    first = run[0]
-    for start in (i for i, word in enumerate(words) if word == first):
-        if words[start : start + len(run)] == run:
-            return start
-    return None
+    return low + blocks[0].a, low + blocks[-1].a + blocks[-1].size - 1
 
 
 def passage_dates(folder: Path, files: Sequence[tuple[str, Sequence[Chunk]]]) -> dict[str, datetime]:
