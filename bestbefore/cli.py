@@ -32,7 +32,8 @@ from rag.answer.staleness import content_date, stale_sources
 from rag.config import SourceConfig
 from rag.errors import BestBeforeError
 from rag.index.refresh import RefreshResult
-from rag.remembered_sources import REMEMBERED_FILE, folder_source, forget, remember
+from rag.ingest.folder_source import folder_source
+from rag.remembered_sources import REMEMBERED_FILE, forget, remember
 
 app = typer.Typer(
     cls=ReportingGroup,

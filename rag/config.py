@@ -29,7 +29,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.durations import parse_duration, parse_positive_duration
 from rag.errors import ConfigError
-from rag.ingest.page_urls import check_rule
 
 CONFIG_FILE_NAME = "bestbefore.toml"
 DASHBOARD_MAX_WINDOW = timedelta(days=400)
@@ -75,7 +74,20 @@ def _check_duration(value: str) -> str:
 
 
 Duration = Annotated[str, AfterValidator(_check_duration)]
-UrlRule = Annotated[str, AfterValidator(check_rule)]
+_URL_PLACEHOLDER = re.compile(r"{(\w+)}")
+
+
+def check_url_rule(rule: str) -> str:
+    """Validate a ``url`` rule's placeholders (for the config); returns it unchanged."""
+    unknown = sorted({name for name in _URL_PLACEHOLDER.findall(rule)} - {"base", "path", "path_noext", "path_html"})
+    if unknown:
+        raise ValueError(
+            f"unknown placeholder {{{unknown[0]}}} in url rule; use {{base}}, {{path}}, {{path_noext}} or {{path_html}}"
+        )
+    return rule
+
+
+UrlRule = Annotated[str, AfterValidator(check_url_rule)]
 
 
 class StalenessConfig(_Section):

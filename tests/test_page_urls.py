@@ -8,8 +8,8 @@ from pathlib import Path, PurePosixPath
 import pytest
 import yaml
 
-from rag.config import SourceConfig
-from rag.ingest.page_urls import check_rule, page_url, pretty_path
+from rag.config import SourceConfig, check_url_rule
+from rag.ingest.page_urls import page_url, pretty_path
 from rag.ingest.readers import split_front_matter
 from rag.ingest.sources import scan_source
 
@@ -44,7 +44,7 @@ def test_no_base_and_no_rule_means_no_url() -> None:
 
 def test_unknown_placeholder_is_refused_with_the_known_ones() -> None:
     with pytest.raises(ValueError, match=r"\{slug\}.*\{path_noext\}"):
-        check_rule("{base}/{slug}/")
+        check_url_rule("{base}/{slug}/")
     with pytest.raises(ValueError, match="unknown placeholder"):
         SourceConfig(name="x", path=Path("."), url="{base}/{stem}")
 

@@ -83,7 +83,7 @@ def test_not_a_folder_is_one_clear_line(home: Path, tmp_path: Path, monkeypatch:
 
 
 def test_a_tech_docs_site_is_recognised(home: Path, gds_way_clone: Path, tmp_path: Path) -> None:
-    from rag.remembered_sources import folder_source
+    from rag.ingest.folder_source import folder_source
 
     source = folder_source(gds_way_clone)
     assert source.name == "gds-way" and source.path == gds_way_clone / "source"

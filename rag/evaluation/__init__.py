@@ -1,4 +1,5 @@
-"""Retrieval evaluation on BEIR-format folders (nDCG@k, Recall@k) through the product's own indexing and search.
+"""Evaluation: retrieval on BEIR-format folders (nDCG@k, Recall@k) and answers on documentation sites' question sets,
+through the product's own indexing, search and answering.
 
-Imports the shared ``rag`` modules, ``rag.ingest``, ``rag.providers`` and ``rag.index``.
+Imports the shared ``rag`` modules, ``rag.ingest``, ``rag.providers``, ``rag.index`` and ``rag.answer``.
 """

@@ -84,13 +84,3 @@ def page_url(rule: str | None, base: str | None, path: str, meta: Mapping[str, A
     if sep:
         return scheme + sep + quote(re.sub(r"/{2,}", "/", rest), safe="/#?=&:")
     return quote(re.sub(r"/{2,}", "/", filled), safe="/#?=&:")
-
-
-def check_rule(rule: str) -> str:
-    """Validate a ``url`` rule's placeholders (for the config); returns it unchanged."""
-    unknown = sorted({name for name in _PLACEHOLDER.findall(rule)} - {"base", "path", "path_noext", "path_html"})
-    if unknown:
-        raise ValueError(
-            f"unknown placeholder {{{unknown[0]}}} in url rule; use {{base}}, {{path}}, {{path_noext}} or {{path_html}}"
-        )
-    return rule
