@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -27,13 +28,13 @@ from bestbefore.jobs_cli import digest_command, jobs_command
 from bestbefore.services import Services
 from bestbefore.startup_checks import warn_if_redis_is_down
 from rag.answer.pipeline import AskContext, answer_question, utcnow
-from rag.answer.staleness import stale_sources
+from rag.answer.staleness import content_date, stale_sources
 from rag.config import SourceConfig
 from rag.errors import BestBeforeError
 from rag.index.refresh import RefreshResult
 from rag.ingest.folder_source import folder_source
 from rag.remembered_sources import REMEMBERED_FILE, forget, remember
-from rag.reviews import NO_REVIEW, reviewed_meta
+from rag.reviews import NO_REVIEW
 
 app = typer.Typer(
     cls=ReportingGroup,
@@ -234,10 +235,11 @@ def sources(ctx: typer.Context, as_json: JsonOption = False) -> None:
     services = services_of(ctx)
     try:
         stored = services.store.stored_docs()
+        passages = services.store.passages()
     except BestBeforeError as exc:  # e.g. Weaviate unreachable: one line naming WEAVIATE_URL
         raise fail(exc) from exc
     reviews = services.doc_reviews.reviews({doc_id: d.meta.source_hash for doc_id, d in stored.items()})
-    rows = render.source_rows(stored, services.policy, utcnow(), reviews)
+    rows = render.source_rows(stored, services.policy, utcnow(), reviews, passages)
     if as_json:
         emit_json(rows)
     else:
@@ -245,15 +247,40 @@ def sources(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 
 @app.command()
-def stale(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Documents past their staleness threshold, oldest first ("still accurate" restarts a doc's clock)."""
+def stale(
+    ctx: typer.Context,
+    basis: Annotated[
+        str | None,
+        typer.Option("--basis", help='"page" (its last change) or "passage" (when most of its text was written)'),
+    ] = None,
+    suggest: Annotated[
+        bool, typer.Option("--suggest", help="Propose a threshold per path glob from how often those pages change")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Documents past their staleness threshold, oldest first ("still accurate" restarts a doc's clock; with
+    --suggest, thresholds to start from)."""
     services = services_of(ctx)
+    if suggest:
+        found_suggestions = render.threshold_suggestions(services.settings.app.sources)
+        if as_json:
+            emit_json([s.to_json() for s in found_suggestions])
+        else:
+            console.print(render.suggestions_table(found_suggestions))
+            console.print(render.suggestions_toml(found_suggestions), markup=False, highlight=False, soft_wrap=True)
+        return
+    chosen = basis or services.policy.basis
+    if chosen not in ("page", "passage"):
+        raise fail(BestBeforeError(f'--basis is "page" or "passage", not {chosen!r}'))
+    policy = replace(services.policy, basis=chosen)
     try:
         docs = [d.meta for d in services.store.stored_docs().values()]
+        passages = services.store.passages() if chosen == "passage" else {}
     except BestBeforeError as exc:
         raise fail(exc) from exc
     reviews = services.doc_reviews.reviews({d.doc_id: d.source_hash for d in docs})
-    found = stale_sources(services.policy, [reviewed_meta(d, reviews.get(d.doc_id)) for d in docs], utcnow())
+    dates = {d: when for d, p in passages.items() if (when := content_date(p)) is not None}
+    found = stale_sources(policy, docs, utcnow(), dates, reviews)
     if as_json:
         emit_json([render.stale_json(s, reviews.get(s.meta.doc_id, NO_REVIEW)) for s in found])
     else:

@@ -1,4 +1,4 @@
-"""``GET /metrics`` (Prometheus text) and ``GET /dashboard``: three charts (latency, cost, quality) on one page.
+"""``GET /metrics`` (Prometheus text) and ``GET /dashboard``: four panels (latency, cost, quality, freshness).
 
 The page is self-contained (inline SVG drawn by a few lines of JavaScript, no CDN) and reads
 ``GET /dashboard/data?window=7d`` (the ledger's :class:`rag.ledger.stats.LedgerStats` as JSON). The dashboard and
@@ -9,6 +9,7 @@ see :mod:`bestbefore.dashboard_auth`) when one is configured; without a token on
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,35 +22,49 @@ from starlette.routing import Route
 from bestbefore.dashboard_auth import login_routes, refusal
 from bestbefore.dashboard_page import PAGE
 from bestbefore.services import Services
+from jobs.freshness import freshness_panel
+from jobs.watchdog import CITATION_WINDOW
 from rag.config import DASHBOARD_MAX_WINDOW
 from rag.durations import parse_positive_duration
 from rag.errors import LedgerUnavailableError
+from rag.models import DocMeta
 from rag.observability.metrics import CONTENT_TYPE
+from rag.reviews import DocReview
 
 LEDGER_UNAVAILABLE = "ledger unavailable — the figures are back when the database is"
 
 
 def dashboard_data(services: Services, window: str, *, now: datetime | None = None) -> dict[str, Any]:
-    """The figures behind the three charts for the last ``window`` (e.g. ``7d``); ValueError for a bad window."""
+    """The figures behind the four panels for the last ``window`` (e.g. ``7d``); ValueError for a bad window."""
     span = parse_positive_duration(window)  # a ValueError (never an OverflowError) for nonsense like "99999999999d"
     if span > DASHBOARD_MAX_WINDOW:
         raise ValueError(f"window must be between 1s and {DASHBOARD_MAX_WINDOW.days}d, got {window!r}")
     until = now or datetime.now(UTC)
     stats = services.ledger.stats(until - span, until)
-    return {"window": window, **stats.to_json(), "doc_reviews": doc_review_figures(services, until - span, until)}
-
-
-def doc_review_figures(services: Services, since: datetime, until: datetime) -> dict[str, Any]:
-    """Verifications and flags in the window, and the docs with open flags now (title, count)."""
-    reviews = services.doc_reviews
     docs = {doc_id: d.meta for doc_id, d in services.store.stored_docs().items()}
-    current = reviews.reviews({doc_id: meta.source_hash for doc_id, meta in docs.items()})
+    reviews = services.doc_reviews.reviews({doc_id: meta.source_hash for doc_id, meta in docs.items()})
+    citations = services.ledger.citations_by_doc(until - CITATION_WINDOW, until)
+    freshness = freshness_panel(stats, list(docs.values()), services.policy, citations, until, reviews)
+    return {
+        "window": window,
+        **stats.to_json(),
+        "freshness": freshness,
+        "doc_reviews": doc_review_figures(services, docs, reviews, until - span, until),
+    }
+
+
+def doc_review_figures(
+    services: Services, docs: Mapping[str, DocMeta], current: Mapping[str, DocReview], since: datetime, until: datetime
+) -> dict[str, Any]:
+    """Verifications and flags in the window, and the docs with open flags now (title, count)."""
+    log = services.doc_reviews
     flagged = sorted(
-        ((docs[d].title, len(r.open_flags)) for d, r in current.items() if r.open_flags), key=lambda t: -t[1]
+        ((docs[d].title, len(r.open_flags)) for d, r in current.items() if r.open_flags and d in docs),
+        key=lambda t: -t[1],
     )
     return {
-        "verified": sum(1 for v in reviews.verifications() if since <= v.at < until),
-        "flagged": sum(1 for f in reviews.flags() if since <= f.at < until),
+        "verified": sum(1 for v in log.verifications() if since <= v.at < until),
+        "flagged": sum(1 for f in log.flags() if since <= f.at < until),
         "open_flags": [{"title": title, "flags": count} for title, count in flagged],
     }
 

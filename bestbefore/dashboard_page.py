@@ -43,6 +43,8 @@ PAGE = r"""<!doctype html>
   <section class="chart" id="latency"><h2>Latency (ms per day; dashed: p95 per stage)</h2><div class="legend"></div><div class="plot"></div><div class="extra"></div></section>
   <section class="chart" id="cost"><h2>Cost (USD per day, by model)</h2><div class="legend"></div><div class="plot"></div><div class="extra"></div></section>
   <section class="chart" id="quality"><h2>Quality signals (% of answers per day)</h2><div class="legend"></div><div class="plot"></div><div class="extra"></div></section>
+  <section class="chart" id="freshness"><h2>Freshness (answers whose cited docs were all within their threshold)</h2><div class="legend"></div><div class="plot"></div>
+    <div id="freshness-stale"><div class="legend"></div><div class="plot"></div></div><div class="extra"></div></section>
 </main>
 <script>
 "use strict";
@@ -65,6 +67,7 @@ function niceMax(v) {
 function fmt(v, unit) {
   if (v === null || v === undefined) return "–";
   if (unit === "%") return (v * 100).toFixed(0) + "%";
+  if (unit === "n") return v.toFixed(0);
   if (unit === "$") return "$" + (v >= 1 ? v.toFixed(2) : v.toPrecision(2));
   return v >= 100 ? v.toFixed(0) : v.toFixed(1);
 }
@@ -133,6 +136,7 @@ function kpis(data) {
     ["Cost", fmt(data.cost_usd, "$")], ["Thumbs-up rate", fmt(q.thumbs_up_rate, "%")],
     ["Refusal rate", fmt(q.refusal_rate, "%")], ["Stale-answer rate", fmt(q.stale_rate, "%")],
     ["Zero-hit rate", fmt(q.zero_hit_rate, "%")], ["Cache hit rate", fmt(data.cache_hit_rate, "%")],
+    ["Fresh-source rate", fmt(q.fresh_source_rate, "%")],
     ["Docs verified", data.doc_reviews.verified], ["Docs reported outdated", data.doc_reviews.flagged],
     ["Docs with open reports", data.doc_reviews.open_flags.length]];
   document.getElementById("summary").replaceChildren(...items.map(([label, value]) => {
@@ -162,7 +166,16 @@ function render(data) {
   table(document.getElementById("quality"), ["signal", "window"],
         [["votes up / down", `${data.quality.votes_up} / ${data.quality.votes_down}`], ["answers", data.quality.answers],
          ["refusals", data.quality.refusals], ["stale answers", data.quality.stale], ["zero-hit", data.quality.zero_hit]]);
+  const fr = data.freshness;
+  lines(document.getElementById("freshness"), fr.days, [{name: "fresh-source rate", values: fr.fresh_source_rate}], "%", 1);
+  lines(document.getElementById("freshness-stale"), fr.days, [{name: "stale docs (by today's dates)", values: fr.stale_docs}], "n",
+        Math.max(4, niceMax(Math.max(0, ...fr.stale_docs))));
+  table(document.getElementById("freshness"), ["top stale docs", "cited", "days overdue", "cited × overdue"],
+        fr.top_stale.map(s => [esc(s.title), s.citations, s.days_overdue, s.score]));
   document.body.dataset.loaded = "true";
+}
+function esc(text) {
+  const d = document.createElement("div"); d.textContent = text; return d.innerHTML;
 }
 async function load() {
   const win = document.getElementById("window").value;

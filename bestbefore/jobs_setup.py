@@ -20,7 +20,13 @@ log = logging.getLogger("bestbefore.jobs")
 def job_deps(services: Services) -> JobDeps:
     """What the jobs use, all from ``services`` (built once there): index, ledger, the bot's Slack publisher (on the
     one ``WebClient``), the nudge log."""
-    return JobDeps(index=services, ledger=services.ledger, slack=services.publisher, nudges=services.nudges)
+    return JobDeps(
+        index=services,
+        ledger=services.ledger,
+        slack=services.publisher,
+        nudges=services.nudges,
+        change_notices=services.change_notices,
+    )
 
 
 @dataclass

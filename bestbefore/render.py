@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from rag.answer.staleness import StalenessPolicy, StaleSource
+from rag.answer.staleness import StalenessPolicy, StaleSource, oldest_passage, passage_note
+from rag.config import SourceConfig
 from rag.durations import human_age, human_span
 from rag.index.refresh import RefreshResult
+from rag.ingest.commit_history import ThresholdSuggestion, commit_history, suggest_thresholds
 from rag.models import Answer, DateWarning, SkippedFile, SourceRef, StoredDoc
 from rag.reviews import NO_REVIEW, DocReview, reviewed_meta
 
@@ -27,6 +30,7 @@ def source_json(ref: SourceRef) -> dict[str, Any]:
         "stale": ref.stale,
         "threshold_days": ref.threshold_days,
         "cited": ref.cited,
+        "passage_at": ref.passage_at.isoformat() if ref.passage_at else None,
     }
 
 
@@ -58,7 +62,7 @@ def print_answer(console: Console, answer: Answer) -> None:
             table.add_row(
                 str(number) if ref.cited else "·",
                 escape(ref.title) + (f"\n[dim]{escape(ref.url)}[/dim]" if ref.url else ""),
-                f"{ref.updated_at:%Y-%m-%d} ({age})",
+                f"{ref.updated_at:%Y-%m-%d} ({age})" + (f"\n[dim]{note}[/dim]" if (note := passage_note(ref)) else ""),
                 human_span(timedelta(days=ref.threshold_days)),
                 style=style,
             )
@@ -73,10 +77,12 @@ def source_rows(
     policy: StalenessPolicy,
     now: datetime,
     reviews: Mapping[str, DocReview] | None = None,
+    passages: dict[str, list[tuple[datetime | None, int]]] | None = None,
 ) -> list[dict[str, Any]]:
     """Every doc; a verification of its current content restarts its clock (``stale`` is judged from then)."""
     reviews = reviews or {}
     rows = []
+    passages = passages or {}
     for doc in sorted(stored.values(), key=lambda d: d.meta.doc_id):
         meta = doc.meta
         review = reviews.get(meta.doc_id, NO_REVIEW)
@@ -94,6 +100,7 @@ def source_rows(
                 "stale": now - clock.updated_at > threshold,
                 "threshold_days": threshold.days,
                 **review.to_json(),
+                "oldest_passage_at": _iso(oldest_passage(passages.get(meta.doc_id, []))),
                 "date_warning": meta.date_warning,
             }
         )
@@ -117,6 +124,10 @@ def sources_table(rows: list[dict[str, Any]]) -> Table:
     if warned:
         table.caption = "⚠ a date in the file was not trusted; the document is dated by git or when first seen"
     return table
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def stale_json(item: StaleSource, review: DocReview = NO_REVIEW) -> dict[str, Any]:
@@ -187,3 +198,31 @@ def date_warnings_table(warnings: list[DateWarning]) -> Table:
     for item in warnings:
         table.add_row(escape(f"{item.source}:{item.path}"), escape(item.warning))
     return table
+
+
+def threshold_suggestions(sources: Sequence[SourceConfig]) -> list[ThresholdSuggestion]:
+    """``stale --suggest``: per source, one ``git log`` pass, one suggestion per path glob."""
+    found: list[ThresholdSuggestion] = []
+    for source in sources:
+        found += suggest_thresholds(source.name, commit_history(Path(source.path).expanduser()))
+    return found
+
+
+def suggestions_table(found: list[ThresholdSuggestion]) -> Table:
+    table = Table(
+        title="Suggested thresholds (twice the median interval between commits)",
+        title_justify="left",
+    )
+    for column in ("Path glob", "Files", "Intervals", "Median interval", "Suggested"):
+        table.add_column(column)
+    for item in found:
+        median = human_span(item.median_interval) if item.median_interval is not None else "–"
+        suggested = f"{item.suggested.days}d" if item.suggested else "not enough history"
+        table.add_row(escape(item.glob), str(item.files), str(item.intervals), median, suggested)
+    return table
+
+
+def suggestions_toml(found: list[ThresholdSuggestion]) -> str:
+    """The suggestions as a ``[staleness.paths]`` table to paste into bestbefore.toml."""
+    lines = [f'"{item.glob}" = "{item.suggested.days}d"' for item in found if item.suggested is not None]
+    return "\n".join(["[staleness.paths]", *lines]) if lines else "# not enough history for any suggestion"

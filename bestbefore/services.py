@@ -20,6 +20,7 @@ from rag.index.indexing import Indexer, chunking_settings
 from rag.index.sqlite_store import SQLiteStore
 from rag.index.store import VectorStore
 from rag.ingest.chunking import ChunkingSettings
+from rag.ledger.change_notices import ChangeNoticeLog
 from rag.ledger.doc_reviews import DocReviewLog
 from rag.ledger.feedback import FeedbackStore
 from rag.ledger.query_ledger import QueryLedger
@@ -43,6 +44,7 @@ if TYPE_CHECKING:  # loaded only when configured
 
     from bot.dedupe import EventClaims
     from bot.publisher import SlackPublisher
+    from jobs.change_notices import ChangeNotifier
     from jobs.locks import SlotClaims
     from jobs.nudges import NudgeLog
     from rag.observability.langfuse_tracing import LangfuseRecorder
@@ -186,8 +188,33 @@ class Services:
 
     @cached_property
     def indexer(self) -> Indexer:
-        """The one refresh path (CLI, scheduler, webhook); each source's run is recorded in the ledger."""
-        return Indexer(store=self.store, embedder=self.embedder, chunking=self.chunking, recorder=self.ledger)
+        """The one refresh path (CLI, scheduler, webhook); each source's run is recorded in the ledger, and after
+        each run the answers whose cited docs changed are told in their threads."""
+        return Indexer(
+            store=self.store,
+            embedder=self.embedder,
+            chunking=self.chunking,
+            recorder=self.ledger,
+            after_refresh=self.change_notifier,
+        )
+
+    @cached_property
+    def change_notices(self) -> ChangeNoticeLog:
+        """The change-notice record on the ledger's engine (its table is a ledger migration)."""
+        return ChangeNoticeLog(self.ledger.engine)
+
+    @cached_property
+    def change_notifier(self) -> ChangeNotifier:
+        """``[notices]``: the after-refresh hook posting change notices through the bot's publisher."""
+        from jobs.change_notices import ChangeNotifier
+
+        return ChangeNotifier(
+            answers=self.ledger,
+            notices=self.change_notices,
+            publisher=self.publisher,
+            config=self.settings.app.notices,
+            channels=self.settings.app.channels,
+        )
 
     @cached_property
     def spend(self) -> DailySpend | None:

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from bot.mrkdwn import Block, escape
 from bot.review_blocks import stale_doc_actions
+from rag.answer.staleness import passage_note
 from rag.durations import human_age, human_span
 from rag.models import Answer, SourceRef
 
@@ -61,9 +62,15 @@ def _split(text: str, limit: int = SECTION_LIMIT) -> list[str]:
 
 
 def updated_phrase(ref: SourceRef) -> str:
-    """ "updated 3 months ago", or "verified 2 days ago" when someone confirmed the doc since (its clock restarted)."""
-    verb = "verified still accurate" if ref.verified_at is not None else "updated"
-    return f"{verb} {human_age(timedelta(days=ref.age_days))}"
+    """ "updated 2 days ago"; "verified still accurate 2 days ago" when someone confirmed the doc since (its clock
+    restarted, the verification vouches for the whole page); or with an older cited passage "page updated 3 Dec; the
+    cited passage is from March 2022"."""
+    if ref.verified_at is not None:
+        return f"verified still accurate {human_age(timedelta(days=ref.age_days))}"
+    note = passage_note(ref)
+    if note is None:
+        return f"updated {human_age(timedelta(days=ref.age_days))}"
+    return f"page updated {ref.updated_at.day} {ref.updated_at:%b}; {note}"
 
 
 def source_line(number: int | None, ref: SourceRef) -> str:

@@ -1,5 +1,5 @@
-"""What the bot posts on its own initiative — the weekly digest (and its chart in the thread), owner nudges and
-notices in a thread (the rate-limit notice) — with
+"""What the bot posts on its own initiative — the weekly digest (and its chart in the thread), owner nudges,
+notices in a thread (the rate-limit notice) and change notices (a doc an answer cited changed) — with
 all of its Block Kit, escaping and clipping here in ``bot/``, over the process's one ``WebClient``.
 
 ``jobs/`` computes the data and talks to Slack only through its ``jobs.ports.SlackPublisher`` protocol, which
@@ -124,6 +124,26 @@ class NudgeContent(Protocol):
     def citations(self) -> int: ...
 
 
+class ChangeNoticeContent(Protocol):
+    """One change a thread is told about (``rag.ledger.change_notices.Notice``)."""
+
+    @property
+    def title(self) -> str: ...
+    @property
+    def url(self) -> str | None: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def removed(self) -> bool: ...
+    @property
+    def changed_at(self) -> datetime: ...
+    @property
+    def key(self) -> str: ...
+
+
+CHANGE_NOTICE_EVENT = "bestbefore_change_notice"
+
+
 def clip(text: str, limit: int) -> str:
     """One line of at most ``limit`` characters (whitespace folded, an ellipsis when cut)."""
     text = " ".join(text.split())
@@ -205,6 +225,18 @@ def nudge_text(nudge: NudgeContent) -> str:
     )
 
 
+def change_notice_text(notices: Sequence[ChangeNoticeContent]) -> str:
+    """ "Heads-up: *Travel policy* changed on 3 Dec, after this answer. Ask again for an updated answer." """
+    parts = [
+        f"{_link(n.title, n.url)} was removed from {escape(n.source)}"
+        if n.removed
+        else f"{_link(n.title, n.url)} changed on {n.changed_at.day} {n.changed_at:%b}"
+        for n in notices
+    ]
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"Heads-up: {listed}, after this answer. Ask again for an updated answer."
+
+
 class SlackPublisher:
     """Posts the digest, its chart, owner nudges and notices in a thread through one ``WebClient``."""
 
@@ -244,6 +276,35 @@ class SlackPublisher:
     def post_notice(self, channel: str, thread_ts: str | None, text: str) -> None:
         """A short notice in a thread (e.g. "try again in 40 s"); ``text`` is escaped here."""
         self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=escape(text), unfurl_links=False)
+
+    def post_change_notice(self, channel: str, thread_ts: str, notices: Sequence[ChangeNoticeContent]) -> str:
+        """One reply in the answer's thread; the changes' keys go in its metadata (see ``find_change_notice``)."""
+        response: Any = self.client.chat_postMessage(
+            channel=channel,
+            thread_ts=thread_ts,
+            text=change_notice_text(notices),
+            unfurl_links=False,
+            metadata={"event_type": CHANGE_NOTICE_EVENT, "event_payload": {"changes": [n.key for n in notices]}},
+        )
+        return str(response["ts"])
+
+    def find_change_notice(self, channel: str, thread_ts: str, keys: Sequence[str]) -> str | None:
+        """The ts of a change notice already in the thread that carries any of ``keys``, else None."""
+        wanted = set(keys)
+        cursor: str | None = None
+        while True:
+            page: Any = self.client.conversations_replies(
+                channel=channel, ts=thread_ts, include_all_metadata=True, limit=200, cursor=cursor
+            )
+            for message in page.get("messages", []):
+                metadata = message.get("metadata") or {}
+                if metadata.get("event_type") == CHANGE_NOTICE_EVENT and wanted & set(
+                    (metadata.get("event_payload") or {}).get("changes", [])
+                ):
+                    return str(message["ts"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return None
 
     def _user_of(self, owner: str) -> str | None:
         if user := owner_slack_id(owner):

@@ -5,7 +5,7 @@ Its Block Kit is the bot's (``bot/publisher.py``), posted through ``jobs.ports.S
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -166,6 +166,8 @@ def build_digest(
     failures_before: int = 0,
     daily_spend_cap: float | None = None,
     reviews: Sequence[ReviewLine] = (),
+    change_notices: Mapping[str, int] | None = None,
+    change_notices_before: Mapping[str, int] | None = None,
 ) -> Digest:
     """Every figure the issue asks for, with last week's value beside it."""
     cur, prev = current, previous
@@ -182,6 +184,15 @@ def build_digest(
 
     q, pq = cur.quality, prev.quality
     figures = [
+        Figure(  # first: the share of answers that rested on fresh docs (#14)
+            "fresh_source_rate",
+            "Fresh-source rate",
+            "rate",
+            q.fresh_source_rate,
+            pq.fresh_source_rate,
+            "up",
+            note=f"of {q.with_sources} answers citing docs",
+        ),  # fmt: skip
         Figure("questions", "Questions", "count", cur.questions, prev.questions, "up"),
         Figure("unique_askers", "Unique askers", "count", cur.unique_askers, prev.unique_askers, "up"),
         Figure("latency_p50_ms", "Latency p50", "ms", pick(cur, "p50_ms"), pick(prev, "p50_ms"), "down"),
@@ -208,6 +219,18 @@ def build_digest(
         Figure("job_failures", "Job failures", "count", len(failures), failures_before, "down"),
         Figure("files_skipped", "Files skipped", "count", len(refresh.skipped), len(refresh_before.skipped), "down"),
     ]
+    if change_notices is not None:  # answers whose cited doc changed: told in their thread, or over the caps
+        told, over = change_notices.get("posted", 0), change_notices.get("deferred", 0)
+        figures.append(
+            Figure(
+                "answers_affected_by_changes",
+                "Answers affected by changes",
+                "count",
+                sum(change_notices.values()),
+                sum((change_notices_before or {}).values()),
+                note=f"{told} told in their thread, {over} over the cap",
+            )
+        )
     if daily_spend_cap:  # [limits] daily_spend_usd: days on which answers fell back to the embedded pipeline
         figures.append(
             Figure(

@@ -7,10 +7,11 @@ The jobs only go through these methods, so tests seed the real ledger through it
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from rag.ledger.change_notices import Notice
 from rag.ledger.doc_reviews import DocReviewLog
 from rag.ledger.stats import LedgerStats
 from rag.models import RefreshResult
@@ -57,3 +58,9 @@ class SlackPublisher(Protocol):
 
     def nudge_owner(self, nudge: OwnerNudge) -> bool:
         """DM the owner; False when the owner names no Slack user (Slack errors raise)."""
+
+    def post_change_notice(self, channel: str, thread_ts: str, notices: Sequence[Notice]) -> str:
+        """One reply in the thread naming every change in ``notices`` (their keys in its metadata); its ts."""
+
+    def find_change_notice(self, channel: str, thread_ts: str, keys: Sequence[str]) -> str | None:
+        """The ts of a reply already in the thread carrying any of ``keys`` (a run that died after posting)."""

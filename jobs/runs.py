@@ -25,6 +25,7 @@ from rag.errors import ConfigError
 from rag.index.indexing import Indexer
 from rag.index.refresh import RefreshResult
 from rag.index.store import VectorStore
+from rag.ledger.change_notices import ChangeNoticeLog
 from rag.ledger.doc_reviews import DocReviewLog
 from rag.models import DocMeta
 
@@ -53,6 +54,7 @@ class JobDeps:
     ledger: JobLedger
     slack: SlackPublisher | None = None  # the bot's publisher (None without SLACK_BOT_TOKEN)
     nudges: NudgeLog | None = None
+    change_notices: ChangeNoticeLog | None = None  # the digest counts answers affected by doc changes
 
     @property
     def settings(self) -> Settings:
@@ -106,6 +108,10 @@ def compose_digest(deps: JobDeps, week: str, now: datetime) -> Digest:
         failures_before=len(ledger.job_failures_between(before_since, before_until)),
         daily_spend_cap=deps.settings.app.limits.daily_spend_usd,
         reviews=review_lines(ledger.reviews, {d.doc_id: d for d in docs}, since, until),
+        change_notices=deps.change_notices.counts_between(since, until) if deps.change_notices else None,
+        change_notices_before=(
+            deps.change_notices.counts_between(before_since, before_until) if deps.change_notices else None
+        ),
     )
 
 

@@ -11,7 +11,7 @@ import tomllib
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -96,6 +96,8 @@ class StalenessConfig(_Section):
     default: Duration = "365d"
     sources: dict[str, Duration] = Field(default_factory=dict)
     paths: dict[str, Duration] = Field(default_factory=dict)  # glob over "<source>/<path>" -> duration
+    # which age triggers the warning: the page's, or its oldest cited passage's (a front-matter review date wins)
+    basis: Literal["page", "passage"] = "page"
 
 
 class IndexConfig(_Section):
@@ -119,6 +121,17 @@ class ChannelConfig(_Section):
     enabled: bool = True
     sources: list[str] | None = None
     staleness: StalenessConfig | None = None
+    change_notices: bool = True  # reply in an answer's thread when a doc it cited changes
+
+
+class NoticesConfig(_Section):
+    """``[notices]``: after a refresh, answers of the last ``window`` hear in their thread that a cited doc changed."""
+
+    enabled: bool = True
+    window: Duration = "30d"
+    max_per_run: int = Field(default=20, ge=0)  # threads notified per refresh; the rest go to the digest
+    max_per_channel: int = Field(default=5, ge=0)  # per channel per refresh
+    claim_lease: Duration = "10min"  # a claimed notice not marked posted after this is checked in Slack and retried
 
 
 class SlackConfig(_Section):
@@ -224,6 +237,7 @@ class AppConfig(_Section):
     index: IndexConfig = Field(default_factory=IndexConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
     channels: dict[str, ChannelConfig] = Field(default_factory=dict)
+    notices: NoticesConfig = Field(default_factory=NoticesConfig)
     slack: SlackConfig = Field(default_factory=SlackConfig)
     schedules: ScheduleConfig = Field(default_factory=ScheduleConfig)
     digest: DigestConfig = Field(default_factory=DigestConfig)

@@ -81,6 +81,7 @@ class Chunk:
     text: str
     chunk_hash: str  # sha256 of text + chunking settings
     heading_path: tuple[str, ...] = ()
+    passage_at: datetime | None = None  # the passage's own age: newest commit among its lines, else first seen
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,8 @@ class SourceRef:
     source: str = ""
     verified_at: datetime | None = None  # someone confirmed this content is still accurate (clock restarted then)
     open_flags: int = 0  # people reported this content outdated
+    passage_at: datetime | None = None  # the oldest cited passage of this doc (its own age; see Chunk.passage_at)
+    stale_by_passage: bool = False  # [staleness] basis = "passage" and the passage's age made it stale
 
 
 @dataclass(frozen=True)
@@ -238,6 +241,49 @@ class Vote:
     at: datetime
 
 
+@dataclass(frozen=True)
+class ContentChange:
+    """A document whose text changed (``new_hash``) or which was removed (``new_hash is None``) in a refresh.
+
+    Metadata-only changes (title, owner, dates) are never content changes.
+    """
+
+    doc_id: str
+    source: str
+    title: str
+    url: str | None
+    old_hash: str
+    new_hash: str | None
+    seen_at: datetime  # when the refresh saw the change
+    updated_at: datetime | None = None  # the new version's own date (git, front matter), if any
+
+    @property
+    def removed(self) -> bool:
+        return self.new_hash is None
+
+    @property
+    def version(self) -> str:
+        """What the change produced: the new text's hash, or "removed"."""
+        return self.new_hash or "removed"
+
+    @classmethod
+    def between(cls, before: DocMeta, after: DocMeta | None, seen_at: datetime) -> ContentChange | None:
+        """The content change from ``before`` to ``after`` (None: removed), or None when the text is the same."""
+        if after is not None and after.source_hash == before.source_hash:
+            return None
+        current = after or before
+        return cls(
+            doc_id=before.doc_id,
+            source=before.source,
+            title=current.title,
+            url=current.url,
+            old_hash=before.source_hash,
+            new_hash=after.source_hash if after else None,
+            seen_at=seen_at,
+            updated_at=after.updated_at if after else None,
+        )
+
+
 @dataclass
 class RefreshResult:
     """The record of one refresh run (printed by ``bestbefore refresh --json`` and kept in the ledger)."""
@@ -255,11 +301,14 @@ class RefreshResult:
     chunks_truncated: int = 0  # embedded chunks longer than the model's window (it read only their beginning)
     embedding_tokens: int = 0
     seconds: float = 0.0
+    answers_notified: int = 0  # threads told that a doc their answer cited changed (after the whole run)
     skipped: list[SkippedFile] = field(default_factory=list)
+    changes: list[ContentChange] = field(default_factory=list)  # content changes, for the after-refresh hooks
     date_warnings: list[DateWarning] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         data = asdict(self)
+        data.pop("changes")
         data["skipped"] = [asdict(s) for s in self.skipped]
         data["date_warnings"] = [asdict(w) for w in self.date_warnings]
         data["seconds"] = round(self.seconds, 4)
@@ -282,7 +331,9 @@ class RefreshResult:
         for name in (
             "docs_new", "docs_changed", "docs_unchanged", "docs_removed", "docs_skipped", "docs_relabelled",
             "chunks_embedded", "chunks_reused", "chunks_deleted", "chunks_truncated", "embedding_tokens", "seconds",
+            "answers_notified",
         ):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.skipped.extend(other.skipped)
+        self.changes.extend(other.changes)
         self.date_warnings.extend(other.date_warnings)

@@ -180,3 +180,12 @@ def test_digest_to_a_channel_the_bot_cannot_join_says_to_invite_it(deps: JobDeps
     with pytest.raises(ConfigError, match="invite it with /invite @bestbefore"):
         runs.post_digest(deps, "2026-W47", POSTED_AT)
     assert not deps.ledger.digest_posted("2026-W47")  # tried again at the next run
+
+
+def test_the_fresh_source_rate_is_the_digests_first_line(deps: JobDeps) -> None:
+    """#14: of the week's 3 answers citing docs, 2 cited only docs within their threshold."""
+    digest = runs.compose_digest(deps, "2026-W47", POSTED_AT)
+    first = digest.figures[0]
+    assert first.key == "fresh_source_rate" and first.value == pytest.approx(2 / 3)
+    assert first.note == "of 3 answers citing docs" and first.previous is None  # week 46 cited nothing
+    assert digest.text().split("\n")[1] == "Fresh-source rate: 66.7% (of 3 answers citing docs) [no data last week]"

@@ -73,7 +73,9 @@ def services(home: Path, tmp_path: Path) -> Iterator[Services]:
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "pto.md").write_text("# Paid time off\n\nEvery employee gets 25 days of paid time off per year.\n")
-    (docs / "travel.md").write_text("# Travel\n\nBook flights through the travel desk at least two weeks ahead.\n")
+    (docs / "travel.md").write_text(
+        "---\nlast_reviewed: 2024-01-15\n---\n# Travel\n\nBook flights through the travel desk at least two weeks ahead.\n"
+    )
     settings = load_settings(cwd=tmp_path, bestbefore_dashboard_token=SecretStr("letmein"))
     settings.app = AppConfig(sources=[SourceConfig(name="hb", path=docs)], index=IndexConfig(embedder="hashing"))
     built = Services(settings)
@@ -98,6 +100,7 @@ def test_services_wire_ledger_metrics_and_feedback(services: Services) -> None:
 
 @pytest.fixture
 def web(services: Services) -> Iterator[str]:
+    services.indexer.refresh(services.settings.app.sources).raise_for_failures()  # travel.md: reviewed 2024, stale
     seed_week(services.ledger, base=datetime.now(UTC).replace(microsecond=0) - timedelta(days=6, hours=4))
     for answer_id, user, value in [("d0n0", "U1", 1), ("d2n1", "U2", 1), ("d4n0", "U3", -1), ("d5n1", "U1", 1)]:
         services.ledger.record_vote(Vote(answer_id, user, value, datetime.now(UTC)))
@@ -129,6 +132,13 @@ def test_dashboard_needs_the_token_and_serves_the_figures(web: str) -> None:
     # doc reviews: the report counts in the window; the doc is no longer indexed, so no open flag is listed
     assert data["doc_reviews"] == {"verified": 0, "flagged": 1, "open_flags": []}
     assert "Docs reported outdated" in page.text
+    fresh = data["freshness"]  # each day: 3 answers cite docs, 1 of them only fresh ones (#14)
+    assert data["quality"]["fresh_source_rate"] == pytest.approx(1 / 3)
+    assert [r for r in fresh["fresh_source_rate"] if r is not None] == [pytest.approx(1 / 3)] * 7
+    assert fresh["stale_docs"][-1] == 1  # travel.md, reviewed in January 2024
+    [travel] = fresh["top_stale"]
+    assert travel["doc_id"] == "hb:travel.md" and travel["citations"] == 7
+    assert travel["score"] == 7 * travel["days_overdue"] > 0
     assert httpx.get(f"{web}/dashboard/data?window=soon", headers=BEARER).status_code == 400
     metrics = httpx.get(f"{web}/metrics")
     assert metrics.status_code == 200 and "bestbefore_stage_seconds" in metrics.text
@@ -142,7 +152,7 @@ def test_dashboard_only_for_loopback_without_a_token(services: Services) -> None
     assert client.get("/dashboard").status_code == 403
 
 
-def test_dashboard_renders_three_charts_in_chromium(web: str, tmp_path: Path) -> None:
+def test_dashboard_renders_four_panels_in_chromium(web: str, tmp_path: Path) -> None:
     browser = Browser(tmp_path / "profile")
     try:
         for domain in ("Page", "Runtime", "Log"):
@@ -160,8 +170,16 @@ def test_dashboard_renders_three_charts_in_chromium(web: str, tmp_path: Path) ->
             "[s.dataset.chart, s.querySelectorAll('.series').length]))"
         )
         # total p50 + p95, and p95 of each seeded stage (embed, retrieve, generate); 7 days x 3 models of cost bars;
-        # 4 quality lines
-        assert json.loads(charts) == [["latency", 2 + 3], ["cost", 7 * 3], ["quality", 4]]
+        # 4 quality lines; freshness: the fresh-source rate and the stale-doc count
+        assert json.loads(charts) == [
+            ["latency", 2 + 3], ["cost", 7 * 3], ["quality", 4], ["freshness", 1], ["freshness-stale", 1],
+        ]  # fmt: skip
+        rates = browser.evaluate(
+            "JSON.stringify([...document.querySelectorAll('svg[data-chart=freshness] circle title')].map(t => t.textContent))"
+        )
+        assert len(json.loads(rates)) == 7 and json.loads(rates)[0].endswith(": 33%")  # a point per day with answers
+        top = browser.evaluate("document.querySelector('#freshness .extra').innerText")
+        assert "Travel" in top and "cited × overdue" in top
         assert browser.evaluate("document.querySelector('#summary').innerText").startswith("28")
         assert browser.console_errors() == []
         shot = tmp_path / "dashboard.png"

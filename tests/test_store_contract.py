@@ -313,3 +313,20 @@ def test_refresh_rename_reuses_vectors(store: VectorStore) -> None:
     vector = EMBEDDER.embed_query("encrypt laptop disk").vectors[0]
     hits = store.hybrid_search("encrypt laptop disk", vector, alpha=0.0)
     assert [h.doc.doc_id for h in hits] == ["handbook:it-security.md"]
+
+
+def test_passage_dates_are_stored_with_each_chunk_and_kept_for_unchanged_text(store: VectorStore) -> None:
+    """#14: the first-seen passage date of an unchanged chunk survives an edit of its doc; search hits carry it."""
+    embedder = CountingEmbedder()
+    docs = [document(p, t) for p, t in SECTIONS.items()]
+    store.ensure_embedder(embedder.id, embedder.dimension)
+    apply_refresh(plan_refresh(docs, {}, now=NOW), store=store, embedder=embedder, chunking=CHUNKING)
+    later = NOW + timedelta(days=90)
+    docs[1] = document("travel.md", SECTIONS["travel.md"].replace("150 EUR", "180 EUR"))
+    plan = plan_refresh(docs, store.stored_docs("handbook"), now=later)
+    apply_refresh(plan, store=store, embedder=embedder, chunking=CHUNKING)
+    travel = store.passages("handbook")["handbook:travel.md"]
+    assert [when for when, _ in travel] == [NOW, later] and all(length > 0 for _, length in travel)
+    hits = store.hybrid_search("hotels", embedder.embed_query("hotels").vectors[0], limit=3)
+    [hit] = [h for h in hits if "Hotels up to" in h.chunk.text]
+    assert hit.chunk.passage_at == later

@@ -285,7 +285,7 @@ def test_grpc_can_live_on_another_host(tmp_path: Path) -> None:
     server = FakeWeaviateServer(grpc_host="127.0.0.2").start()
     try:
         with pytest.raises(StoreError, match=r"gRPC 127\.0\.0\.1:"):
-            connect_weaviate(server.url, grpc_port=server.grpc_port, timeout=2)
+            connect_weaviate(server.url, grpc_port=server.grpc_port, timeout=10)
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
             bestbefore_home=tmp_path, weaviate_url=server.url, weaviate_grpc_host="127.0.0.2",

@@ -211,8 +211,12 @@ def _sources(
 ) -> list[SourceRef]:
     """Cited docs first (in citation order), then the closest others; one entry per doc, at most MAX_SOURCES."""
     metas: dict[str, DocMeta] = {}
+    passages: dict[str, datetime] = {}  # doc -> its oldest retrieved passage
     for hit in hits:
         metas.setdefault(hit.doc.doc_id, hit.doc)
+        when = hit.chunk.passage_at
+        if when is not None and (hit.doc.doc_id not in passages or when < passages[hit.doc.doc_id]):
+            passages[hit.doc.doc_id] = when
     order = [d for d in cited if d in metas] + [d for d in metas if d not in cited]
     shown = order[:MAX_SOURCES]
     found: dict[str, DocReview] = {}
@@ -221,7 +225,10 @@ def _sources(
             found = reviews.reviews({d: metas[d].source_hash for d in shown}, only=shown)
         except Exception:  # the ledger being down never fails an answer: the docs' own dates then apply
             log.exception("could not read the docs' verifications and flags")
-    return [policy.source_ref(metas[d], now, cited=d in cited, review=found.get(d)) for d in shown]
+    return [
+        policy.source_ref(metas[d], now, cited=d in cited, passage_at=passages.get(d), review=found.get(d))
+        for d in shown
+    ]
 
 
 def _ms(mark: float) -> float:

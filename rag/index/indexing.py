@@ -8,11 +8,13 @@ per run, whoever started it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 from rag.clock import Clock, utcnow
@@ -21,8 +23,9 @@ from rag.errors import BestBeforeError
 from rag.index.refresh import Progress, RefreshResult, apply_refresh, plan_refresh
 from rag.index.store import VectorStore
 from rag.ingest.chunking import ChunkingSettings
+from rag.ingest.passage_dates import passage_dates
 from rag.ingest.sources import scan_source
-from rag.models import DateWarning
+from rag.models import ContentChange, DateWarning, StoredDoc
 from rag.providers.embedding import Embedder
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,13 @@ class RefreshRecorder(Protocol):
     """Keeps the record of each source's refresh (the query ledger)."""
 
     def record_refresh(self, result: RefreshResult, *, started_at: datetime, error: str | None = None) -> None: ...
+
+
+class AfterRefresh(Protocol):
+    """Told after every :meth:`Indexer.refresh`, whoever started it (the answers' change notices)."""
+
+    def refreshed(self, changes: Sequence[ContentChange], *, now: datetime) -> int:
+        """React to the run's content changes (possibly none); returns how many answers were notified."""
 
 
 class RefreshFailed(BestBeforeError):
@@ -55,6 +65,11 @@ class RefreshReport:
 
     results: list[RefreshResult] = field(default_factory=list)
     failures: list[SourceFailure] = field(default_factory=list)
+    answers_notified: int = 0  # set by the after-refresh hook
+
+    @property
+    def changes(self) -> list[ContentChange]:
+        return [change for result in self.results for change in result.changes]
 
     @property
     def ok(self) -> bool:
@@ -65,6 +80,7 @@ class RefreshReport:
         combined = RefreshResult(source=",".join(r.source for r in self.results))
         for result in self.results:
             combined.merge(result)
+        combined.answers_notified = self.answers_notified
         return combined
 
     def raise_for_failures(self) -> None:
@@ -73,6 +89,18 @@ class RefreshReport:
             raise self.failures[0].error
         if self.failures:
             raise RefreshFailed("refresh failed for " + "; ".join(f"{f.source}: {f.describe()}" for f in self.failures))
+
+
+def full_rebuild_changes(
+    source: str, before: dict[str, StoredDoc], after: dict[str, StoredDoc], seen_at: datetime
+) -> list[ContentChange]:
+    """Content changes of one source across a full rebuild: its docs before the index was dropped vs after."""
+    changes = [
+        ContentChange.between(old.meta, after[d].meta if d in after else None, seen_at)
+        for d, old in before.items()
+        if old.meta.source == source
+    ]
+    return [c for c in changes if c is not None]
 
 
 def chunking_settings(index: IndexConfig) -> ChunkingSettings:
@@ -94,7 +122,10 @@ def refresh_source(
     scan = scan_source(source, paths=paths, now=now)
     stored = store.stored_docs(source.name)
     plan = plan_refresh(scan.documents, stored, now=now, scope=paths)
-    result = apply_refresh(plan, store=store, embedder=embedder, chunking=chunking, progress=progress)
+    dater = functools.partial(passage_dates, Path(source.path).expanduser())  # git blame over the written files
+    result = apply_refresh(
+        plan, store=store, embedder=embedder, chunking=chunking, progress=progress, passage_dater=dater
+    )
     result.source = source.name
     result.skipped = sorted([*scan.skipped, *result.skipped], key=lambda skip: skip.path)  # + chunking failures
     result.docs_skipped = len(result.skipped)
@@ -112,12 +143,14 @@ class Indexer:
         embedder: Embedder,
         chunking: ChunkingSettings,
         recorder: RefreshRecorder | None = None,
+        after_refresh: AfterRefresh | None = None,
         clock: Clock = utcnow,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.chunking = chunking
         self.recorder = recorder
+        self.after_refresh = after_refresh
         self.clock = clock
         self._lock = threading.Lock()
 
@@ -133,10 +166,16 @@ class Indexer:
         """Refresh ``sources`` (only ``paths`` of them when given; ``full`` drops the index first).
 
         Never raises for a source that fails: the failure is recorded and reported (``raise_for_failures``).
+        Afterwards the ``after_refresh`` hook hears the run's content changes (a full rebuild compares with what
+        the index held before it was dropped).
         """
         report = RefreshReport()
+        run_started = now or self.clock()
         with self._lock:
+            before: dict[str, StoredDoc] = {}
             if full:
+                names = {s.name for s in sources}
+                before = {d: s for d, s in self.store.stored_docs().items() if s.meta.source in names}
                 self.store.reset(self.embedder.id, self.embedder.dimension)
             for source in sources:
                 started = now or self.clock()
@@ -152,9 +191,22 @@ class Indexer:
                     log.warning("refresh of %s failed: %s", source.name, failure.describe())
                     self._record(RefreshResult(source=source.name), started, failure.describe())
                     continue
+                if full:
+                    result.changes = full_rebuild_changes(
+                        source.name, before, self.store.stored_docs(source.name), started
+                    )
                 report.results.append(result)
                 self._record(result, started, None)
+            self._after_refresh(report, run_started)
         return report
+
+    def _after_refresh(self, report: RefreshReport, now: datetime) -> None:
+        if self.after_refresh is None:
+            return
+        try:
+            report.answers_notified = self.after_refresh.refreshed(report.changes, now=now)
+        except Exception:  # the index is refreshed either way; the notices are retried after the next refresh
+            log.exception("the after-refresh hook failed")
 
     def _record(self, result: RefreshResult, started_at: datetime, error: str | None) -> None:
         if self.recorder is None:

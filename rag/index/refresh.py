@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -25,6 +25,7 @@ from rag.ingest.sources import crash_reason
 from rag.models import (
     Chunk,
     ChunkRecord,
+    ContentChange,
     DateOrigin,
     DocMeta,
     Document,
@@ -38,6 +39,7 @@ from rag.providers.embedding import Embedder
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
+PassageDater = Callable[[Sequence[tuple[str, Sequence[Chunk]]]], dict[str, datetime]]  # (path, chunks) -> id -> date
 
 
 @dataclass(frozen=True)
@@ -56,10 +58,23 @@ class RefreshPlan:
     relabel: list[DocMeta]
     unchanged: list[str]
     removed: list[str]
+    removed_meta: dict[str, DocMeta] = field(default_factory=dict)  # what the removed docs were
+    seen_at: datetime | None = None  # the refresh's time (when its content changes were seen)
 
     @property
     def writes(self) -> list[DocChange]:
         return self.new + self.changed
+
+    def content_changes(self) -> list[ContentChange]:
+        """Docs whose text changed or which were removed (never metadata-only changes)."""
+        if self.seen_at is None:
+            return []
+        seen_at = self.seen_at
+        changes = [ContentChange.between(c.previous.meta, c.meta, seen_at) for c in self.changed if c.previous]
+        moved = {c.meta.source_hash for c in self.writes}  # a doc renamed with the same text is not a change
+        gone = [self.removed_meta[d] for d in self.removed if self.removed_meta[d].source_hash not in moved]
+        changes += [ContentChange.between(meta, None, seen_at) for meta in gone]
+        return [c for c in changes if c is not None]
 
 
 def resolve_date(doc: Document, stored: StoredDoc | None, by_hash: dict[str, DocMeta], now: datetime) -> DocMeta:
@@ -103,7 +118,7 @@ def plan_refresh(
     scoped = None if scope is None else set(scope)
     candidates = stored.keys() if scoped is None else {d for d in stored if stored[d].meta.path in scoped}
     removed = sorted(d for d in candidates if d not in present)
-    return RefreshPlan(new, changed, relabel, unchanged, removed)
+    return RefreshPlan(new, changed, relabel, unchanged, removed, {d: stored[d].meta for d in removed}, now)
 
 
 def apply_refresh(
@@ -114,10 +129,15 @@ def apply_refresh(
     chunking: ChunkingSettings,
     progress: Progress | None = None,
     batch_chunks: int = 256,
+    passage_dater: PassageDater | None = None,
 ) -> RefreshResult:
-    """Carry out a plan: embed what is new, write each doc (write-then-delete), then delete removed docs."""
+    """Carry out a plan: embed what is new, write each doc (write-then-delete), then delete removed docs.
+
+    Each written chunk is dated: by ``passage_dater`` (git blame over the written files, one batch) where it can,
+    else by the first time the index saw its hash (kept from the store, or this refresh's time)."""
     started = time.perf_counter()
     result = RefreshResult(
+        changes=plan.content_changes(),
         docs_new=len(plan.new),
         docs_changed=len(plan.changed),
         docs_unchanged=len(plan.unchanged),
@@ -133,8 +153,8 @@ def apply_refresh(
             progress(done, total)
     # Chunk every doc to write and look up reusable vectors before the first write: a chunk that moves from a doc
     # written early to one written later is still found (the early write removes it from its old doc).
-    # Chunks are sized with the embedder's own tokenizer against its window (rag.tokens.TokenCounter).
-    chunked = _chunk_each(plan, chunking, embedder, result)
+    # Chunks are sized with the embedder's own tokenizer against its window (rag.tokens.TokenCounter), then dated.
+    chunked = date_passages(plan, _chunk_each(plan, chunking, embedder, result), store, passage_dater)
     known = store.vectors_by_chunk_hash([c.chunk_hash for _, chunks in chunked for c in chunks]) if chunked else {}
     pending: list[tuple[DocChange, list[Chunk]]] = []
     pending_chunks = 0
@@ -156,6 +176,30 @@ def apply_refresh(
         progress(total, total)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def date_passages(
+    plan: RefreshPlan,
+    chunked: list[tuple[DocChange, list[Chunk]]],
+    store: VectorStore,
+    passage_dater: PassageDater | None,
+) -> list[tuple[DocChange, list[Chunk]]]:
+    """The chunks with ``passage_at`` set: the dater's date, else the earliest stored for the hash, else now."""
+    if not chunked:
+        return chunked
+    dated = passage_dater([(change.doc.path, chunks) for change, chunks in chunked]) if passage_dater else {}
+    undated = [c.chunk_hash for _, chunks in chunked for c in chunks if c.chunk_id not in dated]
+    first_seen = store.passage_dates_by_chunk_hash(undated) if undated else {}
+    out = []
+    for change, chunks in chunked:
+        seen = plan.seen_at or change.meta.updated_at
+        out.append(
+            (
+                change,
+                [replace(c, passage_at=dated.get(c.chunk_id) or first_seen.get(c.chunk_hash) or seen) for c in chunks],
+            )
+        )
+    return out
 
 
 def _chunk_each(

@@ -112,11 +112,14 @@ class SQLiteStore:
         self._stemmer = QueryStemmer()
 
     def _add_columns(self) -> None:
-        """Indexes written before #10 / #12 get their columns (date warning; page review rules, keywords)."""
+        """Indexes written before #10 / #12 / #14 get their columns (date warning; page review rules, keywords;
+        passage dates)."""
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(docs)")}
         for name in ("date_warning", "review_in", "review_by", "keywords"):
             if name not in columns:
                 self._db.execute(f"ALTER TABLE docs ADD COLUMN {name} TEXT")
+        if "passage_at" not in {row[1] for row in self._db.execute("PRAGMA table_info(chunks)")}:
+            self._db.execute("ALTER TABLE chunks ADD COLUMN passage_at TEXT")  # #14: each chunk's own age
 
     # -- embedder identity -------------------------------------------------------------------------------------
     def ensure_embedder(self, embedder_id: str, dimension: int) -> None:
@@ -241,18 +244,20 @@ class SQLiteStore:
         vector = np.asarray(record.vector, dtype=np.float32).tobytes()
         row = self._db.execute("SELECT rowid FROM chunks WHERE chunk_id = ?", (chunk.chunk_id,)).fetchone()
         heading = json.dumps(list(chunk.heading_path))
+        passage = chunk.passage_at.isoformat() if chunk.passage_at else None
         if row is None:
             cursor = self._db.execute(
-                "INSERT INTO chunks(chunk_id, doc_id, ordinal, text, chunk_hash, heading_path, vector) "
-                "VALUES (?,?,?,?,?,?,?)",
-                (chunk.chunk_id, chunk.doc_id, chunk.ordinal, chunk.text, chunk.chunk_hash, heading, vector),
+                "INSERT INTO chunks(chunk_id, doc_id, ordinal, text, chunk_hash, heading_path, vector, passage_at) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                (chunk.chunk_id, chunk.doc_id, chunk.ordinal, chunk.text, chunk.chunk_hash, heading, vector, passage),
             )
             rowid = cursor.lastrowid
         else:
             rowid = row[0]
             self._db.execute(
-                "UPDATE chunks SET doc_id=?, ordinal=?, text=?, chunk_hash=?, heading_path=?, vector=? WHERE rowid=?",
-                (chunk.doc_id, chunk.ordinal, chunk.text, chunk.chunk_hash, heading, vector, rowid),
+                "UPDATE chunks SET doc_id=?, ordinal=?, text=?, chunk_hash=?, heading_path=?, vector=?, passage_at=? "
+                "WHERE rowid=?",
+                (chunk.doc_id, chunk.ordinal, chunk.text, chunk.chunk_hash, heading, vector, passage, rowid),
             )
             self._db.execute("DELETE FROM chunks_fts WHERE rowid = ?", (rowid,))
         self._db.execute(
@@ -307,6 +312,34 @@ class SQLiteStore:
                 )
                 for hash_, blob in rows:
                     found[hash_] = np.frombuffer(blob, dtype=np.float32).copy()
+        return found
+
+    def passage_dates_by_chunk_hash(self, chunk_hashes: Sequence[str]) -> dict[str, datetime]:
+        """The earliest passage date stored for each of these chunk hashes (from any doc)."""
+        found: dict[str, datetime] = {}
+        unique = list(dict.fromkeys(chunk_hashes))
+        with self._lock:
+            for start in range(0, len(unique), 500):
+                part = unique[start : start + 500]
+                rows = self._db.execute(
+                    "SELECT chunk_hash, MIN(passage_at) FROM chunks WHERE passage_at IS NOT NULL AND chunk_hash IN "
+                    f"({','.join('?' * len(part))}) GROUP BY chunk_hash",
+                    part,
+                )
+                found.update((hash_, datetime.fromisoformat(when)) for hash_, when in rows)
+        return found
+
+    def passages(self, source: str | None = None) -> dict[str, list[tuple[datetime | None, int]]]:
+        """doc_id -> (passage date, text length) of each chunk, in order (for the passage basis of staleness)."""
+        sql = "SELECT c.doc_id, c.passage_at, LENGTH(c.text) FROM chunks c"
+        params: tuple[str, ...] = ()
+        if source is not None:
+            sql += " JOIN docs d ON d.doc_id = c.doc_id WHERE d.source = ?"
+            params = (source,)
+        found: dict[str, list[tuple[datetime | None, int]]] = {}
+        with self._lock:
+            for doc_id, when, length in self._db.execute(sql + " ORDER BY c.doc_id, c.ordinal", params):
+                found.setdefault(doc_id, []).append((datetime.fromisoformat(when) if when else None, int(length)))
         return found
 
     def count_chunks(self) -> int:
@@ -472,14 +505,14 @@ class SQLiteStore:
             return {}
         marks = ",".join("?" * len(rowids))
         sql = (
-            "SELECT c.chunk_id, c.chunk_hash, c.rowid, c.ordinal, c.text, c.heading_path, "
+            "SELECT c.chunk_id, c.chunk_hash, c.rowid, c.ordinal, c.text, c.heading_path, c.passage_at, "
             + ", ".join(f"d.{column.strip()}" for column in _DOC_COLUMNS.split(","))
             + f" FROM chunks c JOIN docs d ON d.doc_id = c.doc_id WHERE c.rowid IN ({marks})"
         )
         out: dict[int, tuple[Chunk, DocMeta]] = {}
         with self._lock:
             for row in self._db.execute(sql, tuple(rowids)):
-                meta = _meta(row[6:])
+                meta = _meta(row[7:])
                 chunk = Chunk(
                     chunk_id=row[0],
                     doc_id=meta.doc_id,
@@ -487,6 +520,7 @@ class SQLiteStore:
                     text=row[4],
                     chunk_hash=row[1],
                     heading_path=tuple(json.loads(row[5])),
+                    passage_at=datetime.fromisoformat(row[6]) if row[6] else None,
                 )
                 out[int(row[2])] = (chunk, meta)
         return out

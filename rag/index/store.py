@@ -8,6 +8,7 @@ reads the per-doc ``source_hash`` and per-chunk ``chunk_hash`` from it, so nothi
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -41,6 +42,12 @@ class VectorStore(Protocol):
 
     def vectors_by_chunk_hash(self, chunk_hashes: Sequence[str]) -> dict[str, np.ndarray]:
         """Vectors already stored for these chunk hashes (from any doc), for reuse."""
+
+    def passage_dates_by_chunk_hash(self, chunk_hashes: Sequence[str]) -> dict[str, datetime]:
+        """The earliest passage date stored for each of these chunk hashes (first-seen dating keeps it)."""
+
+    def passages(self, source: str | None = None) -> dict[str, list[tuple[datetime | None, int]]]:
+        """doc_id -> (passage date, text length) of each of its chunks, in order."""
 
     def hybrid_search(
         self,

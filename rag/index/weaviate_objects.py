@@ -63,6 +63,8 @@ def chunk_object(record: ChunkRecord) -> DataObject[Any, Any]:
         "heading_path": list(chunk.heading_path),
         "text": chunk.text,
     }
+    if chunk.passage_at is not None:
+        properties["passage_at"] = chunk.passage_at.astimezone(UTC).isoformat()
     vector = [float(x) for x in np.asarray(record.vector, dtype=np.float32).reshape(-1)]
     return DataObject(properties=properties, uuid=chunk_uuid(chunk.chunk_id), vector={VECTOR: vector})
 
@@ -116,4 +118,12 @@ def chunk_of(props: dict[str, Any]) -> Chunk:
         text=str(props["text"]),
         chunk_hash=str(props["chunk_hash"]),
         heading_path=tuple(props.get("heading_path") or ()),
+        passage_at=date_of(props.get("passage_at")),
     )
+
+
+def date_of(value: Any) -> datetime | None:
+    """A DATE property as an aware datetime (the client returns datetimes; RFC 3339 text is accepted too)."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value if isinstance(value, datetime) else None

@@ -59,6 +59,7 @@ CHUNK_SCHEMA = [
     Property(name="heading_path", data_type=DataType.TEXT_ARRAY, index_searchable=False, skip_vectorization=True),
     Property(name="ordinal", data_type=DataType.INT, skip_vectorization=True),
     Property(name="updated_at", data_type=DataType.DATE, skip_vectorization=True),
+    Property(name="passage_at", data_type=DataType.DATE, skip_vectorization=True),  # the chunk's own age (#14)
 ]
 DOC_SCHEMA = [
     *(field_property(n) for n in _DOC_FIELDS),

@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,7 @@ from rag.index.weaviate_objects import (
     chunk_object,
     chunk_of,
     chunk_uuid,
+    date_of,
     doc_meta,
     doc_object,
     doc_uuid,
@@ -349,6 +351,35 @@ class WeaviateStore:
                     vector = obj.vector.get(VECTOR)
                     if vector is not None:
                         found[chosen[str(obj.uuid)]] = np.asarray(vector, dtype=np.float32)
+        return found
+
+    def passage_dates_by_chunk_hash(self, chunk_hashes: Sequence[str]) -> dict[str, datetime]:
+        """The earliest stored passage date per hash (chunks paged by ``chunk_id``, never by offset)."""
+        found: dict[str, datetime] = {}
+        with _errors("look up passage dates"):
+            if not chunk_hashes or not self._exists():
+                return found
+            for part in _parts(list(dict.fromkeys(chunk_hashes)), IN_LIST):
+                where = Filter.by_property("chunk_hash").contains_any(part)
+                for obj in _keyset(self._chunks, "chunk_id", where, ["chunk_id", "chunk_hash", "passage_at"], False):
+                    when = date_of(obj.properties.get("passage_at"))
+                    hash_ = str(obj.properties["chunk_hash"])
+                    if when is not None and (hash_ not in found or when < found[hash_]):
+                        found[hash_] = when
+        return found
+
+    def passages(self, source: str | None = None) -> dict[str, list[tuple[datetime | None, int]]]:
+        """doc_id -> (passage date, text length) of each chunk, in order."""
+        with _errors("list passage dates"):
+            if not self._exists():
+                return {}
+            where = Filter.by_property("source").equal(source) if source is not None else None
+            wanted = ["chunk_id", "doc_id", "ordinal", "text", "passage_at"]
+            rows = [obj.properties for obj in _keyset(self._chunks, "chunk_id", where, wanted, False)]
+        found: dict[str, list[tuple[datetime | None, int]]] = {}
+        for props in sorted(rows, key=lambda p: (str(p["doc_id"]), int(p.get("ordinal") or 0))):
+            entry = (date_of(props.get("passage_at")), len(str(props.get("text") or "")))
+            found.setdefault(str(props["doc_id"]), []).append(entry)
         return found
 
     def hybrid_search(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +46,15 @@ def parse_log(output: bytes, prefix: str = "", *, ignore_commits: frozenset[str]
     file as added) date nothing.
     """
     dates: dict[str, datetime] = {}
+    for name, when in log_entries(output, prefix, ignore_commits=ignore_commits):
+        dates.setdefault(name, when)
+    return dates
+
+
+def log_entries(
+    output: bytes, prefix: str = "", *, ignore_commits: frozenset[str] = frozenset()
+) -> Iterator[tuple[str, datetime]]:
+    """Every (path, commit date) of ``git log`` output as :func:`parse_log` reads it, newest commit first."""
     lead = prefix.rstrip("/") + "/" if prefix.strip("/") else ""
     for record in output.split(_RECORD):
         if not record.strip():
@@ -54,11 +63,7 @@ def parse_log(output: bytes, prefix: str = "", *, ignore_commits: frozenset[str]
         commit, _, stamp = header.decode("ascii", "replace").strip().partition(" ")
         if commit in ignore_commits:
             continue
-        try:
-            when = datetime.fromisoformat(stamp.strip()).astimezone(UTC)
-        except (ValueError, OverflowError):  # a commit with a mangled date dates nothing; the files fall back
-            log.warning("ignoring git commit %s: unreadable committer date %r", commit, stamp.strip()[:40])
-            continue
+        when = datetime.fromisoformat(stamp.strip()).astimezone(UTC)
         if rest.startswith(b"\n"):
             rest = rest[1:]
         for raw in rest.split(b"\x00"):
@@ -69,8 +74,7 @@ def parse_log(output: bytes, prefix: str = "", *, ignore_commits: frozenset[str]
                 if not name.startswith(lead):
                     continue
                 name = name[len(lead) :]
-            dates.setdefault(name, when)
-    return dates
+            yield name, when
 
 
 def parse_status(output: bytes, prefix: str = "") -> frozenset[str]:
@@ -99,7 +103,7 @@ def find_git_dates(folder: Path, paths: Sequence[str] | None = None) -> GitDates
     if not _has_git_ancestor(folder):
         return None
     try:
-        probe = _git(folder, "rev-parse", "--is-inside-work-tree", "--show-toplevel", "--git-path", "shallow")
+        probe = run_git(folder, "rev-parse", "--is-inside-work-tree", "--show-toplevel", "--git-path", "shallow")
     except FileNotFoundError as exc:
         raise SourceError(f"{folder} is in a git checkout but the `git` command is not installed") from exc
     if probe.returncode != 0:
@@ -117,13 +121,13 @@ def find_git_dates(folder: Path, paths: Sequence[str] | None = None) -> GitDates
         return None
     prefix = "" if prefix == "." else prefix
     shallow_file = Path(lines[2]) if Path(lines[2]).is_absolute() else folder / lines[2]
-    boundaries = _shallow_commits(shallow_file)
+    boundaries = shallow_commits(shallow_file)
 
     if paths is not None and len(paths) <= _MAX_PATHSPECS:
         pathspecs = [f"{prefix}/{p}" if prefix else p for p in paths] or [prefix or "."]
     else:
         pathspecs = [prefix or "."]
-    log_run = _git(
+    log_run = run_git(
         top,
         *("-c", "core.quotePath=false", "-c", "log.follow=false", "--literal-pathspecs"),
         *("log", "-z", "--no-renames", "--cc", "--no-show-signature", "--format=%x1e%H %cI", "--name-only"),
@@ -137,7 +141,7 @@ def find_git_dates(folder: Path, paths: Sequence[str] | None = None) -> GitDates
         dates: dict[str, datetime] = {}
     else:
         dates = parse_log(log_run.stdout, prefix, ignore_commits=boundaries)
-    status = _git(
+    status = run_git(
         top,
         *("--no-optional-locks", "--literal-pathspecs", "status", "--porcelain=v1", "-z"),
         *("--untracked-files=all", "--no-renames", "--"),
@@ -154,7 +158,7 @@ def find_git_dates(folder: Path, paths: Sequence[str] | None = None) -> GitDates
     return GitDates(dates=dates, dirty=parse_status(status.stdout, prefix))
 
 
-def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+def run_git(cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     try:
         return subprocess.run(
             ["git", "-C", str(cwd), *args],
@@ -172,7 +176,7 @@ def _has_git_ancestor(folder: Path) -> bool:
     return any((candidate / ".git").exists() for candidate in (current, *current.parents))
 
 
-def _shallow_commits(shallow_file: Path) -> frozenset[str]:
+def shallow_commits(shallow_file: Path) -> frozenset[str]:
     try:
         return frozenset(line.strip() for line in shallow_file.read_text().splitlines() if line.strip())
     except OSError:

@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from rag.clock import utcnow
 from rag.errors import LedgerUnavailableError, StoreError
+from rag.ledger.change_notices import CitingAnswer, slack_answers_citing
 from rag.ledger.doc_reviews import DocReviewLog
 from rag.ledger.row_writes import apply_writes
 from rag.ledger.schema import (
@@ -402,6 +403,11 @@ class QueryLedger:
         except IntegrityError:
             return False
         return True
+
+    def slack_answers_citing(self, doc_ids: Sequence[str], since: datetime, until: datetime) -> list[CitingAnswer]:
+        """Answers given in a Slack thread in ``[since, until)`` that cited any of ``doc_ids`` (change notices)."""
+        with self._reading() as conn:
+            return slack_answers_citing(conn, doc_ids, since, until)
 
     def stats(self, since: datetime, until: datetime | None = None) -> LedgerStats:
         with self._reading() as conn:

@@ -181,6 +181,27 @@ owner_nudges = Table(  # which owner nudges were sent: one row per (doc, thresho
 )
 
 
+change_notices = Table(  # answers told that a doc they cited changed: one row per (thread, doc, new version)
+    "change_notices",
+    metadata,
+    Column("channel", String(100), primary_key=True),
+    Column("thread", String(100), primary_key=True),
+    Column("doc_id", String(500), primary_key=True),
+    Column("version", String(64), primary_key=True),  # the new source_hash, or "removed"
+    Column("answer_id", String(64), nullable=False),  # the thread's latest answer citing the doc
+    Column("source", String(200), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("url", Text),
+    Column("removed", Boolean, nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("detected_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("state", String(20), nullable=False, index=True),  # pending | posting | posted | deferred
+    Column("claimed_at", DateTime(timezone=True)),
+    Column("posted_at", DateTime(timezone=True)),
+    Column("message_ts", String(50)),
+)
+
+
 def _create(*tables: Table) -> Callable[[Connection], None]:
     def apply(conn: Connection) -> None:
         for table in tables:
@@ -199,7 +220,8 @@ MIGRATIONS: list[Migration] = [
     ),  # fmt: skip
     ("002_job_runs", _create(job_runs)),
     ("003_owner_nudges", _create(owner_nudges)),  # checkfirst: adopts the table older versions made on their own
-    ("004_doc_verifications_flags_13", _create(doc_verifications, doc_flags, owner_notices, greetings)),
+    ("004_change_notices", _create(change_notices)),
+    ("005_doc_verifications_flags", _create(doc_verifications, doc_flags, owner_notices, greetings)),
 ]
 
 

@@ -55,6 +55,8 @@ class Quality:
     errors: int = 0
     votes_up: int = 0
     votes_down: int = 0
+    with_sources: int = 0  # answers that cited at least one doc
+    fresh_sources: int = 0  # ... all of them within their threshold
 
     @property
     def thumbs_up_rate(self) -> float | None:
@@ -73,6 +75,11 @@ class Quality:
     def zero_hit_rate(self) -> float | None:
         return _rate(self.zero_hit, self.answers)
 
+    @property
+    def fresh_source_rate(self) -> float | None:
+        """Share of answers citing docs whose cited docs were all within their threshold (#14)."""
+        return _rate(self.fresh_sources, self.with_sources)
+
     def to_json(self) -> dict[str, Any]:
         return {
             **asdict(self),
@@ -80,6 +87,7 @@ class Quality:
             "refusal_rate": self.refusal_rate,
             "stale_rate": self.stale_rate,
             "zero_hit_rate": self.zero_hit_rate,
+            "fresh_source_rate": self.fresh_source_rate,
         }
 
 
@@ -166,6 +174,10 @@ def compute_stats(conn: Connection, since: datetime, until: datetime) -> LedgerS
         counts[day]["answers"] += 1
         counts[day]["errors"] += row["error"] is not None
         cited.update({s["doc_id"] for s in row["sources"] if s.get("cited")})
+        citing = [s for s in row["sources"] if s.get("cited")]
+        if citing:
+            counts[day]["with_sources"] += 1
+            counts[day]["fresh_sources"] += not any(s.get("stale") for s in citing)
         if row["user_id"]:
             askers.add((row["surface"], row["user_id"]))
         hits += row["cache_hits"]
@@ -200,7 +212,8 @@ def compute_stats(conn: Connection, since: datetime, until: datetime) -> LedgerS
     def quality(c: Counter[str]) -> Quality:
         return Quality(
             answers=c["answers"], refusals=c["refused"], stale=c["stale"], zero_hit=c["zero_hit"],
-            errors=c["errors"], votes_up=c["up"], votes_down=c["down"],
+            errors=c["errors"], votes_up=c["up"], votes_down=c["down"], with_sources=c["with_sources"],
+            fresh_sources=c["fresh_sources"],
         )  # fmt: skip
 
     total: Counter[str] = Counter()

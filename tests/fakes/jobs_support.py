@@ -112,6 +112,8 @@ def seed_answer(
     cache: tuple[int, int] = (0, 1),
     input_tokens: int = 1000,
     vote: int = 0,
+    channel: str = "C1",
+    thread: str | None = None,
 ) -> str:
     """One answer through the ledger's public API (``record_answer``), optionally with a 👍/👎 vote."""
     sources = tuple(
@@ -131,7 +133,7 @@ def seed_answer(
         cache={"hits": cache[0], "misses": cache[1]},
         created_at=at,
     )
-    ledger.record_answer(answer, AskContext(surface="slack", user=user, channel="C1"))
+    ledger.record_answer(answer, AskContext(surface="slack", user=user, channel=channel, thread=thread))
     ledger.flush()  # written by the ledger's writer thread; a CLI process under test reads the database
     if vote:
         ledger.record_vote(Vote(answer.answer_id, f"voter-{uuid.uuid4().hex[:6]}", vote, at))
