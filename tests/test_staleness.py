@@ -100,3 +100,24 @@ def test_warning_lists_every_stale_cited_doc() -> None:
     warning = staleness_warning([ref("A", 400, 365, cited=True), ref("B", 200, 90, cited=True)])
     assert warning is not None
     assert "*A*" in warning and "*B*" in warning and "they may be out of date" in warning
+
+
+def test_a_verification_vouches_for_the_whole_page_under_the_passage_basis() -> None:
+    """#13 × #14: "still accurate" on this content restarts the clock even when an old passage made the page stale;
+    a verification of earlier content (another hash) does not."""
+    from dataclasses import replace
+
+    from rag.reviews import Verification, review_of
+
+    policy = StalenessPolicy(default=timedelta(days=365), basis="passage")
+    page = replace(meta("leave.md", 10), date_origin=DateOrigin.GIT, source_hash="now")
+    passage = NOW - timedelta(days=400)
+    before = policy.source_ref(page, NOW, cited=True, passage_at=passage)
+    assert before.stale and before.stale_by_passage and before.verified_at is None
+    assert policy.check(page, NOW, passage) is not None
+    said = [Verification(page.doc_id, "alice", NOW - timedelta(days=2), "now")]
+    verified = policy.source_ref(page, NOW, cited=True, passage_at=passage, review=review_of("now", said, []))
+    assert not verified.stale and not verified.stale_by_passage and verified.verified_at == said[0].at
+    assert stale_sources(policy, [page], NOW, {page.doc_id: passage}, {page.doc_id: review_of("now", said, [])}) == []
+    old = review_of("now", [replace(said[0], source_hash="before")], [])
+    assert policy.source_ref(page, NOW, cited=True, passage_at=passage, review=old).stale_by_passage
